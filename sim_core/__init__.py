@@ -1,0 +1,25 @@
+"""Meshscope's simulation core: fabrics, routing and the step engine. Never imports Qt.
+
+Typical use::
+
+    from sim_core import load_architecture, build_fabric, Engine
+    fabric = build_fabric(load_architecture("dgx-a100"), nodes=2)
+    eng = Engine(fabric, chunk_bytes=1 << 20, seed=0)
+    m = eng.send(fabric.device_node(0), fabric.device_node(8), 1e9)
+    eng.run_until_idle()
+    release_s, finish_s = eng.message_times([m])
+"""
+from .engine import Engine
+from .errors import SpecError
+from .fabric import DIRS, NODE_KINDS, Fabric
+from .loader import architecture_to_toml, load_architecture, preset_ids
+from .routing import Router
+from .specs import LINK_KINDS, ArchitectureSpec
+from .topology import build_fabric, build_mesh_fabric
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Engine", "SpecError", "Fabric", "NODE_KINDS", "DIRS", "LINK_KINDS", "ArchitectureSpec", "Router",
+    "load_architecture", "preset_ids", "architecture_to_toml", "build_fabric", "build_mesh_fabric",
+]

@@ -1,0 +1,143 @@
+"""Typed, validated hardware specifications (the architecture file schema).
+
+An architecture is data: a chip, named link types and how chips are joined. Presets
+ship as TOML files in ``sim_core/presets`` and load through the same validator as a
+user's file, so a preset can never hold what a user file could not.
+
+Units live in field names: ``_Bps`` bytes per second per direction, ``_s`` seconds,
+``_bytes`` bytes, ``_flops`` floating-point operations per second, ``_W`` watts.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+LINK_KINDS = ("noc", "nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi")
+"""Every link kind the fabric knows; index = ``Fabric.link_kind`` code."""
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class ChipSpec(_Strict):
+    """One chip (or wafer): its cores laid out as a physical mesh, compute and memory."""
+
+    name: str
+    cores: Count
+    core_rows: Count = Field(description="rows of the physical core mesh")
+    core_cols: Count = Field(description="columns of the physical core mesh")
+    peak_flops: Positive = Field(description="dense 16-bit peak of the whole chip, FLOP/s")
+    compute_efficiency: Share = Field(0.5, description="share of peak a well-tuned kernel reaches")
+    memory_bytes: Positive
+    memory_bandwidth_Bps: Positive
+    power_W: Positive
+    noc_bandwidth_Bps: Positive = Field(description="one physical mesh link, per direction")
+    noc_hop_latency_s: Positive = Field(description="one physical mesh hop")
+    default_tiles: tuple[Count, Count] = Field(description="(rows, cols) of the emulated mesh drawn")
+
+
+class LinkSpec(_Strict):
+    """A kind of off-chip link. Bandwidth is per direction, at line rate."""
+
+    kind: Literal["nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi"]
+    bandwidth_Bps: Positive
+    latency_s: Positive
+    payload_efficiency: Share = 1.0
+
+    @property
+    def payload_Bps(self) -> float:
+        return self.bandwidth_Bps * self.payload_efficiency
+
+
+class ClusterTopology(_Strict):
+    """Servers of ``chips_per_node`` chips, joined inside the node and by a fat tree.
+
+    ``intra_node``: ``switch`` (every chip to one switch, NVSwitch-like), ``pcie-tree``
+    (chips under PCIe switches under the host) or ``host`` (chips hang off the host, CPU
+    sockets joined by ``intra_link``).
+    """
+
+    kind: Literal["cluster"]
+    nodes: Count = 1
+    chips_per_node: Annotated[int, Field(ge=1, le=64)]
+    intra_node: Literal["switch", "pcie-tree", "host"]
+    intra_link: str
+    chips_per_pcie_switch: Annotated[int, Field(ge=1, le=64)] = 4
+    host_link: str = Field(description="link type from chip or PCIe switch to host / NIC")
+    nics_per_node: Annotated[int, Field(ge=1, le=64)]
+    network_link: str
+    switch_radix: Annotated[int, Field(ge=4, le=1024)] = 40
+    switch_latency_s: Positive = 1e-7
+
+
+class TorusTopology(_Strict):
+    """Chips on a 2D or 3D torus of direct links (TPU pods)."""
+
+    kind: Literal["torus"]
+    dims: Annotated[list[Annotated[int, Field(ge=1, le=64)]], Field(min_length=1, max_length=3)]
+    torus_link: str
+
+
+class WaferTopology(_Strict):
+    """One or more wafers; each talks to its host (and external memory) over ``io_link``."""
+
+    kind: Literal["wafer"]
+    wafers: Count = 1
+    io_link: str
+    network_link: str = ""
+
+
+Topology = Annotated[Union[ClusterTopology, TorusTopology, WaferTopology], Field(discriminator="kind")]
+
+
+class ArchitectureSpec(_Strict):
+    """A whole architecture: what a preset or a user's TOML file holds."""
+
+    schema_version: Literal[1]
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    description: str = ""
+    chip: ChipSpec
+    links: dict[str, LinkSpec]
+    topology: Topology
+    sources: dict[str, str] = Field(default_factory=dict, description="field path -> public source")
+
+    @model_validator(mode="after")
+    def _links_exist(self) -> "ArchitectureSpec":
+        topo = self.topology
+        names = {
+            "cluster": ("intra_link", "host_link", "network_link"),
+            "torus": ("torus_link",),
+            "wafer": ("io_link", "network_link"),
+        }[topo.kind]
+        for field in names:
+            ref = getattr(topo, field)
+            if ref == "" and field == "network_link":
+                continue
+            if ref not in self.links:
+                allowed = ", ".join(sorted(self.links)) or "(no links defined)"
+                raise ValueError(f"topology.{field} names link '{ref}', which is not defined; defined links: {allowed}")
+        if self.chip.core_rows * self.chip.core_cols < 1:
+            raise ValueError("chip mesh is empty")
+        return self
+
+    @property
+    def chip_count(self) -> int:
+        """How many chips (devices) the default topology parameters give."""
+        topo = self.topology
+        if topo.kind == "cluster":
+            return topo.nodes * topo.chips_per_node
+        if topo.kind == "torus":
+            n = 1
+            for d in topo.dims:
+                n *= d
+            return n
+        return topo.wafers
