@@ -135,6 +135,8 @@ class Engine:
         self.run_ids, self.run_t = z_i, z_f
         self.bytes_injected = 0
         self.bytes_delivered = 0
+        self.chunks_created = 0
+        self.chunks_delivered = 0
         self.chunks_delivered_step = 0
         self.messages_done = 0
         self.log = _CompletionLog()
@@ -391,6 +393,7 @@ class Engine:
         first = self.router.next_link(self.m_src[ids], self.m_dst[ids]).astype(np.int64)
         self.m_left[ids] = n
         self.bytes_injected += int(size.sum())
+        self.chunks_created += int(n.sum())
         rep = np.repeat(np.arange(ids.size), n)
         k = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)
         csize = np.where(k == n[rep] - 1, size[rep] - (n[rep] - 1) * cb[rep], cb[rep])
@@ -432,6 +435,13 @@ class Engine:
             dep = self.m_has_dep[self.c_msg[d_idx]]
             if dep.any():
                 H = min(H, float(d_t[dep].min()))
+        if d_idx.size:
+            # An ejected chunk is read out of its buffer at the link's rate: the chunk behind
+            # it can move no earlier than that, so no start may be committed past it.
+            due = d_t < t1
+            if due.any():
+                rd = d_t[due] + self.c_size[d_idx[due]] / self.bw[buf[isdel][due]]
+                H = min(H, float(rd.min()))
         mv = ~isdel
         k, l, e, b = cand[mv], nl[mv], early[mv], buf[mv]
         win = np.zeros(0, dtype=np.int64)
@@ -440,17 +450,22 @@ class Engine:
             win = self._arbitrate(l, s, b)
             if win.size:
                 lw = l[win]
-                ser = self.c_size[k[win]] / self.bw[lw]
-                arrive = s[win] + ser + self.lat[lw]
-                H = min(H, float(arrive.min()))
+                size = self.c_size[k[win]]
+                ser = size / self.bw[lw]
+                # What a start at s changes, at the earliest: the slot it leaves frees at
+                # s + ser, the buffer's next head can be read from s + size / bw_in, and the
+                # chunk itself arrives at s + ser + latency. Commit nothing beyond that.
+                bo = b[win]
+                read = np.where(bo < self.L, size / self.bw[np.minimum(bo, self.L - 1)], ser)
+                H = min(H, float((s[win] + np.minimum(ser, read)).min()))
                 go = s[win] < H
                 if go.any():
                     self._commit(k[win[go]], lw[go], s[win[go]], ser[go], b[win[go]], t1)
                     progressed = True
         if d_idx.size:
-            ok = d_t < t1
+            ok = d_t < H  # same window as starts, so same-time events see the same state
             if self._has_dependents:
-                ok &= (d_t <= H) | ~self.m_has_dep[self.c_msg[d_idx]]
+                ok |= (d_t <= H) & self.m_has_dep[self.c_msg[d_idx]]
             if ok.any():
                 self._deliver(d_idx[ok], d_t[ok])
                 progressed = True
@@ -535,12 +550,13 @@ class Engine:
         bd = self.c_buf[dd]
         self.slot_free[self.slot_base[bd] + self.c_seq[dd] % self.slots[bd]] = t
         self.b_head[bd] += 1
-        self.b_since[bd] = t
+        self.b_since[bd] = t + self.c_size[dd] / self.bw[bd]
         self.c_buf[dd] = self.SENTINEL
         self.c_seq[dd] = -1
         self.c_nxt[dd] = -2
         self.bytes_delivered += int(self.c_size[dd].sum())
         self.chunks_delivered_step += dd.size
+        self.chunks_delivered += dd.size
         msg = self.c_msg[dd]
         fin = self.m_finish
         fin_now = np.where(np.isnan(fin[msg]), -INF, fin[msg])
@@ -656,7 +672,8 @@ class Engine:
         return self.m_release[ids].copy(), self.m_finish[ids].copy()
 
     # ------------------------------------------------------------------ snapshots
-    _SCALARS = ("now_s", "step_count", "bytes_injected", "bytes_delivered", "messages_done", "m_cap",
+    _SCALARS = ("now_s", "step_count", "bytes_injected", "bytes_delivered", "chunks_created", "chunks_delivered",
+                "messages_done", "m_cap",
                 "m_count", "_has_dependents", "rounds_total", "chunks_delivered_step")
     _ARRAYS = ("b_head", "b_tail", "b_since", "link_free", "rr_last", "slot_free", "busy_step", "busy_carry",
                "link_busy_total_s", "link_bytes_total", "node_busy_step", "e_from", "e_to", "sched_ids",

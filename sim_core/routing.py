@@ -7,7 +7,7 @@
 * Off-chip (hubs, NICs, switches, hosts): a next-hop table per destination, filled on
   first use. On the TPU torus it is dimension-order with the shorter way round; elsewhere
   it is a shortest path in hops where equal-cost choices are spread deterministically by
-  destination (``d mod k``, as fat trees route), so flows to different GPUs use different
+  destination (a hash of ``d`` mod k, as fat trees route), so flows to different GPUs use different
   spines while one flow never reorders.
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Router:
         self.col_of = np.full(N, -1, dtype=np.int64)
         self.table = np.zeros((len(self.off_nodes), 0), dtype=np.int32)
         self._hub_coords = None
+        self._tile_rc = None
         if fabric.hub_torus_link is not None:
             dims = list(fabric.torus_dims) + [1] * (3 - len(fabric.torus_dims))
             n = fabric.n_chips
@@ -85,7 +86,8 @@ class Router:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         col = np.full(n_off, -1, dtype=np.int64)
         has = counts > 0
-        col[has] = g_links[starts[has] + (dst % counts[has])]
+        spread = ((dst * 2654435761) % 4294967296) >> 16  # hash first: raw ids often share a stride
+        col[has] = g_links[starts[has] + (spread % counts[has])]
         return col
 
     def _torus_column(self, dst: int) -> np.ndarray:
@@ -172,8 +174,10 @@ class Router:
         """Fast path for one chip with tile-to-tile traffic only (the NoC laboratory)."""
         f = self.f
         C, R = f.tile_cols, f.tile_rows
-        r, c = np.divmod(cur, C)
-        tr, tc = np.divmod(dst, C)
+        if self._tile_rc is None:  # gathers beat integer division on the hot path
+            self._tile_rc = np.divmod(np.arange(self.T, dtype=np.int64), C)
+        rows, cols = self._tile_rc
+        r, c, tr, tc = rows[cur], cols[cur], rows[dst], cols[dst]
         if f.on_chip_torus:
             dx = (tc - c) % C
             dy = (tr - r) % R
@@ -185,8 +189,8 @@ class Router:
             xdir = np.where(dx > 0, 0, 1)
             ydir = np.where(dy > 0, 2, 3)
         direction = np.where(dx != 0, xdir, ydir)
-        moving = (dx != 0) | (dy != 0)
-        out[moving] = f.tile_link[cur[moving], direction[moving]]
+        out = f.tile_link[cur, direction].astype(np.int64)
+        out[(dx == 0) & (dy == 0)] = -1
         return out
 
     def path(self, src: int, dst: int) -> list[int]:
