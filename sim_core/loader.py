@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .errors import SpecError
-from .specs import SCHEMA_VERSION, ArchitectureSpec
+from .specs import SCHEMA_VERSION, ArchitectureSpec, FieldValueError
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -55,6 +55,9 @@ def read_toml(source: str | Path, data: bytes | None = None) -> dict:
 def spec_error_from_validation(source: str, exc: ValidationError, doc: dict) -> SpecError:
     """The first pydantic error as a ``SpecError`` with a dotted field path."""
     err = exc.errors(include_url=False)[0]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldValueError):
+        return SpecError(source, cause.field, cause.value, cause.rule)
     loc = [str(p) for p in err["loc"] if str(p) not in ("cluster", "torus", "wafer", "function-after[_links_exist(), ArchitectureSpec]")]
     field = ".".join(loc) or "(document)"
     value = err.get("input")

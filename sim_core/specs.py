@@ -23,6 +23,14 @@ Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
+class FieldValueError(ValueError):
+    """A cross-field rule broken at ``field`` (dotted path) by ``value``."""
+
+    def __init__(self, field: str, value, rule: str):
+        super().__init__(rule)
+        self.field, self.value, self.rule = field, value, rule
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
@@ -124,9 +132,10 @@ class ArchitectureSpec(_Strict):
                 continue
             if ref not in self.links:
                 allowed = ", ".join(sorted(self.links)) or "(no links defined)"
-                raise ValueError(f"topology.{field} names link '{ref}', which is not defined; defined links: {allowed}")
-        if self.chip.core_rows * self.chip.core_cols < 1:
-            raise ValueError("chip mesh is empty")
+                raise FieldValueError(f"topology.{field}", ref, f"names a link that is not defined; defined links: {allowed}")
+        if self.chip.cores > self.chip.core_rows * self.chip.core_cols:
+            raise FieldValueError("chip.cores", self.chip.cores,
+                                  f"at most core_rows x core_cols = {self.chip.core_rows * self.chip.core_cols}")
         return self
 
     @property
