@@ -1,0 +1,86 @@
+"""Fabric construction and routing: numbering, resolution invariants, the routes themselves."""
+import numpy as np
+import pytest
+
+from sim_core import LINK_KINDS, Router, build_fabric, build_mesh_fabric, load_architecture
+from sim_core.fabric import TILE
+
+
+def kinds(fab, path):
+    return [LINK_KINDS[fab.link_kind[l]] for l in path]
+
+
+def test_devices_are_numbered_node_major():
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=3, tiles=(1, 1))
+    assert fab.n_chips == 24
+    servers = fab.node_server[fab.chip_hub]
+    assert list(servers) == [d // 8 for d in range(24)]
+
+
+@pytest.mark.parametrize("tiles", [(8, 8), (16, 16), (64, 64)])
+def test_resolution_keeps_bisection_and_corner_latency(tiles):
+    spec = load_architecture("wafer-wse2")
+    fab = build_fabric(spec, tiles=tiles)
+    R, C = tiles
+    col = np.arange(fab.n_tiles) % C
+    noc = (fab.link_src < fab.n_tiles) & (fab.link_dst < fab.n_tiles)
+    crossing = noc & (col[np.minimum(fab.link_src, fab.n_tiles - 1)] == C // 2 - 1) & \
+        (col[np.minimum(fab.link_dst, fab.n_tiles - 1)] == C // 2)
+    bisection = fab.link_bandwidth_Bps[crossing].sum()
+    assert bisection == pytest.approx(spec.chip.core_rows * spec.chip.noc_bandwidth_Bps)
+    r = Router(fab)
+    path = r.path(fab.tile_id(0, 0, 0), fab.tile_id(0, R - 1, C - 1))
+    corner = fab.link_latency_s[path].sum()
+    physical = (spec.chip.core_rows - spec.chip.core_rows / R + spec.chip.core_cols - spec.chip.core_cols / C)
+    assert corner == pytest.approx(physical * spec.chip.noc_hop_latency_s)
+
+
+def test_mesh_routing_is_dimension_order():
+    fab = build_mesh_fabric(5)
+    r = Router(fab)
+    path = r.path(fab.tile_id(0, 0, 0), fab.tile_id(0, 3, 2))
+    steps = [(fab.link_dst[l] - fab.link_src[l]) for l in path]
+    assert steps == [1, 1, 5, 5, 5]  # x first (+1 per hop), then y (+cols per hop)
+
+
+def test_torus_takes_the_short_way_round():
+    fab = build_mesh_fabric(8, torus=True)
+    r = Router(fab)
+    path = r.path(fab.tile_id(0, 0, 1), fab.tile_id(0, 0, 7))
+    assert len(path) == 2  # 1 -> 0 -> 7 through the wrap link, not 6 hops east
+
+
+def test_hierarchical_route_leaves_the_chip_through_its_hub():
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=2, tiles=(4, 8))
+    r = Router(fab)
+    path = r.path(fab.tile_id(0, 2, 3), fab.tile_id(9, 3, 5))
+    ks = kinds(fab, path)
+    assert ks[:3] == ["noc"] * 3  # down the column to the bottom row, then into the hub
+    assert fab.node_kind[fab.link_dst[path[2]]] != TILE
+    assert "infiniband" in ks and ks[-1] == "noc"
+    assert fab.link_dst[path[-1]] == fab.tile_id(9, 3, 5)
+
+
+def test_fat_tree_spreads_flows_over_spines_deterministically():
+    fab = build_fabric(load_architecture("pcie-a100"), nodes=60, tiles=(1, 1))
+    r = Router(fab)
+    spines = set()
+    for d in range(48 * 8, 60 * 8, 8):
+        path = r.path(fab.device_node(0), fab.device_node(d))
+        spines |= {fab.link_dst[l] for l in path if "spine" in fab.node_label(fab.link_dst[l])}
+    assert len(spines) > 1
+    assert r.path(fab.device_node(0), fab.device_node(400)) == Router(fab).path(fab.device_node(0), fab.device_node(400))
+
+
+@pytest.mark.parametrize("pid,expect", [
+    ("dgx-a100", "nvlink"), ("pcie-a100", "pcie"), ("tpu-v4", "ici"), ("cpu-cluster", "upi"), ("wafer-wse2", None),
+])
+def test_every_preset_routes_between_its_first_two_chips(pid, expect):
+    fab = build_fabric(load_architecture(pid))
+    r = Router(fab)
+    if fab.n_chips == 1:
+        path = r.path(fab.tile_id(0, 0, 0), fab.tile_id(0, 1, 1))
+        assert set(kinds(fab, path)) == {"noc"}
+        return
+    path = r.path(fab.device_node(0), fab.device_node(1))
+    assert expect in kinds(fab, path)
