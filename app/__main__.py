@@ -1,0 +1,50 @@
+"""``python -m app`` / ``meshscope``: the window, or a headless screenshot or benchmark.
+
+    python -m app                                   # window, default scenario, animating
+    python -m app --scene wafer                     # another built-in scenario
+    python -m app --scene default --frames 120 --screenshot out.png
+    python -m app --benchmark --frames 600 --json   # wafer 64x64; --scene dgx16 for the cluster
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .scenario import SCENARIOS
+
+BENCHMARK_DEFAULT = "wafer"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="meshscope", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scene", help=f"built-in scenario: {', '.join(SCENARIOS)}")
+    p.add_argument("--frames", type=int, default=None, help="frames to run headless")
+    p.add_argument("--screenshot", metavar="PNG", help="render offscreen and write the window picture")
+    p.add_argument("--benchmark", action="store_true", help="measure frame times offscreen (1280x800)")
+    p.add_argument("--json", action="store_true", help="benchmark figures as JSON")
+    p.add_argument("--size", default=None, help="window size WxH (default 1600x1000; benchmark 1280x800)")
+    p.add_argument("--version", action="store_true", help="print versions and exit")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.version:
+        from .main_window import APP_VERSION
+        print(f"meshscope {APP_VERSION}")
+        return 0
+    headless = bool(args.screenshot or args.benchmark)
+    if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from . import headless as hl
+    if args.benchmark:
+        return hl.run_benchmark(args.scene or BENCHMARK_DEFAULT, args.frames or 600, args.json, args.size or "1280x800")
+    if args.screenshot:
+        return hl.run_screenshot(args.scene or "default", args.frames or 120, args.screenshot, args.size or "1600x1000")
+    return hl.run_window(args.scene)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""What the mesh view draws, computed from plain engine state. Pure numpy: no Qt here.
+
+The view asks three questions each frame: which links go in which colour bucket
+(``link_levels``), where every chunk is (``particle_positions``), and how busy each chip
+is when the view is too far out to draw cores (``chip_load``). All answers are arrays,
+so they are tested without a display (tests/test_app_render_model.py).
+
+Coordinates are the fabric's drawing coordinates (one tile pitch = 1.0). Directed links
+are drawn on two lanes, offset to the right of their direction, so both directions of a
+cable and the chunks on them stay visible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# RGB per link kind, in sim_core.LINK_KINDS order: noc, nvlink, pcie, infiniband,
+# ethernet, ici, wafer-io, upi. Chosen to stay apart for common colour blindness.
+KIND_RGB = np.array([
+    (120, 140, 170),  # noc: slate
+    (118, 185, 0),    # nvlink: NVIDIA green
+    (255, 152, 0),    # pcie: orange
+    (206, 80, 220),   # infiniband: violet
+    (255, 221, 51),   # ethernet: yellow
+    (0, 200, 220),    # ici: cyan
+    (255, 90, 110),   # wafer-io: rose
+    (160, 120, 80),   # upi: brown
+], dtype=np.uint8)
+
+# Particles: one colour per tensor / shard (tag modulo the palette length).
+TAG_RGB = np.array([
+    (255, 255, 255), (255, 196, 0), (0, 220, 255), (255, 90, 200), (120, 255, 120), (255, 140, 60),
+    (170, 150, 255), (255, 255, 120), (90, 200, 255), (255, 120, 120), (160, 255, 220), (220, 180, 255),
+], dtype=np.uint8)
+
+# Utilization levels: bucket edges (share of the step the link spent serializing).
+LEVEL_EDGES = np.array([0.02, 0.30, 0.70])
+N_LEVELS = len(LEVEL_EDGES) + 1
+LEVEL_WIDTH_ONCHIP = (1.0, 1.5, 2.5, 3.5)
+LEVEL_WIDTH_OFFCHIP = (2.5, 3.5, 5.0, 7.0)
+
+LANE_ONCHIP = 0.09
+LANE_OFFCHIP = 0.18
+QUEUE_SPACING = 0.11
+QUEUE_MAX_DRAWN = 45
+
+
+@dataclass(frozen=True)
+class LinkGeometry:
+    """Lane-offset segment of every directed link, (L,) float64 each, plus kind and
+    whether the link leaves a chip (L,) bool."""
+
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    kind: np.ndarray
+    offchip: np.ndarray
+
+    @property
+    def length(self) -> np.ndarray:
+        return np.hypot(self.x1 - self.x0, self.y1 - self.y0)
+
+
+def link_geometry(node_x, node_y, link_src, link_dst, link_kind) -> LinkGeometry:
+    """Segments of every directed link, shifted to the right of their direction."""
+    ax, ay = node_x[link_src], node_y[link_src]
+    bx, by = node_x[link_dst], node_y[link_dst]
+    dx, dy = bx - ax, by - ay
+    n = np.maximum(np.hypot(dx, dy), 1e-12)
+    offchip = np.asarray(link_kind) != 0
+    lane = np.where(offchip, LANE_OFFCHIP, LANE_ONCHIP)
+    # right-hand normal of (dx, dy) is (dy, -dx)
+    ox, oy = dy / n * lane, -dx / n * lane
+    return LinkGeometry(ax + ox, ay + oy, bx + ox, by + oy, np.asarray(link_kind, dtype=np.int64), offchip)
+
+
+def link_levels(util: np.ndarray) -> np.ndarray:
+    """(L,) int64 utilization level 0..N_LEVELS-1 of each link."""
+    return np.searchsorted(LEVEL_EDGES, util, side="right").astype(np.int64)
+
+
+def bucket_segments(geom: LinkGeometry, levels: np.ndarray, kind: int, level: int,
+                    visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved (2M,) x and y of the links of one (kind, level) bucket, for connect='pairs'."""
+    sel = (geom.kind == kind) & (levels == level)
+    if visible is not None:
+        sel &= visible
+    idx = np.flatnonzero(sel)
+    x = np.empty(2 * idx.size)
+    y = np.empty(2 * idx.size)
+    x[0::2], x[1::2] = geom.x0[idx], geom.x1[idx]
+    y[0::2], y[1::2] = geom.y0[idx], geom.y1[idx]
+    return x, y
+
+
+def level_rgb(kind: int, level: int) -> tuple[int, int, int]:
+    """A link's colour: its kind's hue, dim when idle, brightening towards white-hot."""
+    base = KIND_RGB[kind].astype(float)
+    if level == 0:
+        rgb = base * 0.45
+    else:
+        heat = (level - 1) / (N_LEVELS - 2)
+        rgb = base + (np.array([255.0, 255.0, 235.0]) - base) * 0.55 * heat
+    return tuple(int(v) for v in np.clip(rgb, 0, 255))
+
+
+@dataclass(frozen=True)
+class Particles:
+    """Drawn chunks, (P,) each: position, colour class, whether on a wire."""
+
+    x: np.ndarray
+    y: np.ndarray
+    color: np.ndarray  # int64 index into TAG_RGB
+    moving: np.ndarray  # bool
+    msg: np.ndarray  # int64 message id
+
+
+def particle_positions(geom: LinkGeometry, n_links: int, now_s: float, c_buf, c_seq, c_nxt, c_start,
+                       c_ready, c_msg, tag_of_msg) -> Particles:
+    """Where every live chunk is drawn at ``now_s``.
+
+    Chunks on a wire are interpolated along their link's lane by the share of their
+    flight done. Chunks waiting for a link (arrived, or never started) are stacked in a
+    queue behind the start of the link they wait for, one ``QUEUE_SPACING`` apart, so a
+    backlog shows as a tail that grows where links are slow.
+
+    Parameters are the engine's chunk arrays (C,) (see ``sim_core.engine.Engine``).
+    """
+    c_buf = np.asarray(c_buf)
+    live = c_nxt != -2
+    c_buf, c_seq, c_nxt = c_buf[live], c_seq[live], c_nxt[live]
+    c_start, c_ready, c_msg = c_start[live], c_ready[live], c_msg[live]
+    on_link = c_buf < n_links
+    link = np.clip(np.where(on_link, c_buf, c_buf - n_links), 0, max(n_links - 1, 0))
+    dur = np.maximum(c_ready - c_start, 1e-300)
+    frac = np.clip((now_s - c_start) / dur, 0.0, 1.0)
+    moving = on_link & (frac < 1.0)
+    x = geom.x0[link] + (geom.x1[link] - geom.x0[link]) * frac
+    y = geom.y0[link] + (geom.y1[link] - geom.y0[link]) * frac
+    x, y = np.where(on_link, x, geom.x0[link]), np.where(on_link, y, geom.y0[link])
+    wait = ~moving
+    wait_link = np.where(on_link, c_nxt, link)  # the link a waiting chunk waits for
+    ok = wait & (wait_link >= 0)
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        wl = wait_link[idx]
+        rank = _rank_within(wl, c_ready[idx], c_seq[idx])
+        dist = np.minimum(rank + 1, QUEUE_MAX_DRAWN) * QUEUE_SPACING
+        ux, uy = geom.x1[wl] - geom.x0[wl], geom.y1[wl] - geom.y0[wl]
+        n = np.maximum(np.hypot(ux, uy), 1e-12)
+        x[idx] = geom.x0[wl] - ux / n * dist
+        y[idx] = geom.y0[wl] - uy / n * dist
+    color = np.asarray(tag_of_msg)[c_msg] % len(TAG_RGB)
+    return Particles(x, y, color.astype(np.int64), moving, c_msg)
+
+
+def _rank_within(group: np.ndarray, t: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """Position of each item within its group, ordered by (t, seq)."""
+    order = np.lexsort((seq, t, group))
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    counts = np.diff(np.r_[starts, g.size])
+    rank_sorted = np.arange(g.size) - np.repeat(starts, counts)
+    rank = np.empty(g.size, dtype=np.int64)
+    rank[order] = rank_sorted
+    return rank
+
+
+def chip_boxes(node_x, node_y, node_chip, n_tiles: int, n_chips: int, pad: float = 0.5) -> np.ndarray:
+    """(CH, 4) float64 bounding box x0, y0, x1, y1 of each chip's tiles."""
+    chip = np.asarray(node_chip[:n_tiles], dtype=np.int64)
+    x, y = node_x[:n_tiles], node_y[:n_tiles]
+    box = np.empty((n_chips, 4))
+    box[:, 0] = np.full(n_chips, np.inf)
+    box[:, 1] = np.full(n_chips, np.inf)
+    box[:, 2] = np.full(n_chips, -np.inf)
+    box[:, 3] = np.full(n_chips, -np.inf)
+    np.minimum.at(box[:, 0], chip, x)
+    np.minimum.at(box[:, 1], chip, y)
+    np.maximum.at(box[:, 2], chip, x)
+    np.maximum.at(box[:, 3], chip, y)
+    return box + np.array([-pad, -pad, pad, pad])
+
+
+def box_segments(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved (8B,) x, y outline segments of (B, 4) boxes, for connect='pairs'."""
+    x0, y0, x1, y1 = boxes.T
+    xs = np.stack([x0, x1, x1, x1, x1, x0, x0, x0], axis=1).ravel()
+    ys = np.stack([y0, y0, y0, y1, y1, y1, y1, y0], axis=1).ravel()
+    return xs, ys
+
+
+def chip_load(util: np.ndarray, link_src, link_kind, node_chip, n_chips: int) -> np.ndarray:
+    """(CH,) mean utilization of each chip's on-chip links (what a zoomed-out chip shows)."""
+    onchip = (np.asarray(link_kind) == 0)
+    chip = np.asarray(node_chip)[np.asarray(link_src)[onchip]]
+    ok = chip >= 0
+    total = np.bincount(chip[ok], weights=util[onchip][ok], minlength=n_chips)
+    count = np.bincount(chip[ok], minlength=n_chips)
+    return total / np.maximum(count, 1)
+
+
+def tile_load(util: np.ndarray, tile_link: np.ndarray, chip: int, rows: int, cols: int) -> np.ndarray:
+    """(rows, cols) mean utilization of the mesh links leaving each tile of one chip."""
+    per = rows * cols
+    tl = tile_link[chip * per:(chip + 1) * per]
+    u = np.where(tl >= 0, util[np.maximum(tl, 0)], 0.0)
+    n = np.maximum((tl >= 0).sum(axis=1), 1)
+    return (u.sum(axis=1) / n).reshape(rows, cols)
+
+
+def nearest_segment(geom: LinkGeometry, px: float, py: float, candidates: np.ndarray) -> tuple[int, float]:
+    """(link id, distance) of the candidate link segment closest to point (px, py); (-1, inf) if none."""
+    if candidates.size == 0:
+        return -1, np.inf
+    x0, y0 = geom.x0[candidates], geom.y0[candidates]
+    dx, dy = geom.x1[candidates] - x0, geom.y1[candidates] - y0
+    ll = np.maximum(dx * dx + dy * dy, 1e-24)
+    t = np.clip(((px - x0) * dx + (py - y0) * dy) / ll, 0.0, 1.0)
+    d = np.hypot(x0 + t * dx - px, y0 + t * dy - py)
+    i = int(np.argmin(d))
+    return int(candidates[i]), float(d[i])
+
+
+def format_time(t_s: float) -> str:
+    """Simulated time in sensible units: '0 s', '850 ns', '12.4 us', '3.07 ms', '1.25 s'."""
+    a = abs(t_s)
+    if a == 0:
+        return "0 s"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if a >= scale:
+            return f"{t_s / scale:.3g} {unit}"
+    return f"{t_s / 1e-12:.3g} ps"
+
+
+def format_bytes(n: float) -> str:
+    """Bytes with a decimal prefix: '512 B', '64 kB', '1.5 GB'."""
+    a = abs(n)
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if a >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def format_rate(bps: float) -> str:
+    """Bandwidth in bytes per second: '25 GB/s'."""
+    return format_bytes(bps) + "/s"

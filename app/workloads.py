@@ -1,0 +1,226 @@
+"""Workloads the app puts on a fabric: NoC traffic, a tensor transfer, a ring collective.
+
+Each workload is an ``Engine`` traffic generator (``__call__(eng, t0, t1)``) that keeps
+the fabric busy by starting its next round once the previous one has finished, so the
+animation never runs dry. ``state()`` / ``set_state()`` capture what the engine snapshot
+does not (which round is running), so step-back replays identically.
+
+Tensors live spread over a chip's cores, not at its edge: a message goes from tile k of
+one chip to tile k of the other, so every chunk crosses the source mesh, the chip's I/O
+hub, the off-chip links and the destination mesh. That is what makes the edge of the
+chip (where bandwidth drops by 10-100x) visible as a queue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim_core import collectives
+from sim_core.traffic import PATTERNS, SyntheticTraffic
+
+WORKLOAD_KINDS = {
+    "noc": "synthetic on-chip traffic: every core injects packets at a rate, in a pattern",
+    "transfer": "one tensor copied from one device to another, over and over",
+    "collective": "a collective (all-reduce, ...) over every device, with the algorithm NCCL would pick or yours",
+    "training": "one data-parallel training iteration: compute, then the gradient all-reduce",
+}
+MAX_MESSAGES_PER_ROUND = 24_000
+ENGINE_FREE = 0  # sim_core.engine.FREE
+
+
+def spread_tiles(rows: int, cols: int, k: int) -> np.ndarray:
+    """(k,) int64 local tile ids spread evenly over an R x C mesh."""
+    per = rows * cols
+    k = max(1, min(k, per))
+    return np.unique(np.linspace(0, per - 1, k).round().astype(np.int64))
+
+
+def forget_messages(eng, ids: np.ndarray) -> None:
+    """Hand finished, retained messages back to the engine's free list.
+
+    sim_core keeps retained messages (the only ones that can carry dependencies) and
+    their dependency edges forever; a workload that repeats would grow every snapshot
+    without bound. Only call with ids that are all DONE.
+    """
+    if ids.size == 0:
+        return
+    eng.m_state[ids] = ENGINE_FREE
+    eng.m_has_dep[ids] = False
+    eng.m_free = np.concatenate([eng.m_free, ids])
+    if eng.e_from.size:
+        keep = ~np.isin(eng.e_from, ids)
+        eng.e_from, eng.e_to = eng.e_from[keep], eng.e_to[keep]
+        eng._csr = None
+
+
+@dataclass
+class RoundLog:
+    """Durations (s) of completed rounds (iterations) of a repeating workload."""
+
+    starts: list[float] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+
+    def copy(self) -> "RoundLog":
+        return RoundLog(list(self.starts), list(self.durations))
+
+
+class RepeatingWorkload:
+    """Base: schedules a round, waits for its messages, forgets them, starts the next."""
+
+    kind = "base"
+
+    def __init__(self, fabric, *, tag_base: int = 0):
+        self.f = fabric
+        self.tag_base = tag_base
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.round_start = 0.0
+        self.log = RoundLog()
+
+    def schedule_round(self, eng) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, eng, t0: float, t1: float) -> None:
+        if self.ids.size:
+            if not (eng.m_state[self.ids] == 4).all():  # sim_core.engine.DONE
+                return
+            finish = float(np.nanmax(eng.m_finish[self.ids]))
+            self.log.starts.append(self.round_start)
+            self.log.durations.append(finish - self.round_start)
+            forget_messages(eng, self.ids)
+        self.round_start = t0
+        self.ids = self.schedule_round(eng)
+
+    def state(self) -> tuple:
+        return self.ids.copy(), self.round_start, self.log.copy()
+
+    def initial_state(self) -> tuple:
+        return np.zeros(0, dtype=np.int64), 0.0, RoundLog()
+
+    def set_state(self, state: tuple) -> None:
+        ids, self.round_start, log = state
+        self.ids = ids.copy()
+        self.log = log.copy()
+
+    def last_round_s(self) -> float | None:
+        return self.log.durations[-1] if self.log.durations else None
+
+
+class Collective(RepeatingWorkload):
+    """A collective from ``sim_core.collectives`` over every device, repeated.
+
+    ``channels`` > 0 spreads the tensor over that many tiles of each chip and runs one
+    collective per tile lane with 1/channels of the bytes (NCCL's channels): chunks then
+    cross the source mesh, the chip's I/O hub, the off-chip links and the far mesh.
+    ``channels`` = 0 uses the device hubs as ranks (the chip edge, no mesh). The particle
+    colour is the channel.
+    """
+
+    kind = "collective"
+
+    def __init__(self, fabric, *, op: str = "allreduce", algo: str = "ring", nbytes: float = 8e6,
+                 channels: int = 8, tag_base: int = 0):
+        super().__init__(fabric, tag_base=tag_base)
+        if op not in collectives.OPS:
+            raise ValueError(f"collective {op!r}: allowed {', '.join(collectives.OPS)}")
+        if algo != "auto" and algo not in collectives.SUPPORTED[op]:
+            raise ValueError(f"algorithm {algo!r} for {op}: allowed auto, {', '.join(collectives.SUPPORTED[op])}")
+        if fabric.n_chips < 2:
+            raise ValueError("a collective needs at least 2 devices; raise the chip count")
+        self.op, self.algo, self.nbytes = op, algo, float(nbytes)
+        per = fabric.tile_rows * fabric.tile_cols
+        devices = np.arange(fabric.n_chips)
+        if channels > 0:
+            k = min(channels, max(1, MAX_MESSAGES_PER_ROUND // (2 * fabric.n_chips ** 2)))
+            lanes = spread_tiles(fabric.tile_rows, fabric.tile_cols, k)
+            self.lanes = [devices * per + int(t) for t in lanes]
+        else:
+            self.lanes = [fabric.chip_hub[devices].astype(np.int64)]
+        self.algo_used = algo
+
+    def schedule_round(self, eng) -> np.ndarray:
+        ids = []
+        for c, ranks in enumerate(self.lanes):
+            h = collectives.schedule_collective(eng, self.op, self.algo, ranks.tolist(), self.nbytes / len(self.lanes),
+                                                tag=self.tag_base + c)
+            self.algo_used = h.algo
+            ids.append(h.message_ids)
+        return np.concatenate(ids)
+
+
+class DataParallelIteration(Collective):
+    """Compute on every device, then the gradient all-reduce (data parallelism).
+
+    A stand-in until ``sim_core.training`` offers ``schedule_iteration``: compute time is
+    6 x parameters x tokens FLOPs at the chip's sustained rate; gradients are 2 bytes per
+    parameter.
+    """
+
+    kind = "training"
+
+    def __init__(self, fabric, *, params: float = 125e6, tokens_per_device: float = 2048, tag_base: int = 0,
+                 **kw):
+        chip = fabric.spec.chip
+        self.compute_s = 6.0 * params * tokens_per_device / (chip.peak_flops * chip.compute_efficiency)
+        super().__init__(fabric, op="allreduce", nbytes=2.0 * params, tag_base=tag_base, **kw)
+        self.params = params
+        self.tokens_per_device = tokens_per_device
+
+    def schedule_round(self, eng) -> np.ndarray:
+        hubs = self.f.chip_hub.astype(np.int64)
+        comp = eng.add_compute(hubs, self.compute_s, tag=self.tag_base)
+        start = eng.now_s + self.compute_s
+        ids = [comp]
+        for c, ranks in enumerate(self.lanes):
+            h = collectives.schedule_collective(eng, "allreduce", self.algo, ranks.tolist(),
+                                                self.nbytes / len(self.lanes), tag=self.tag_base + c, at_s=start)
+            self.algo_used = h.algo
+            ids.append(h.message_ids)
+        return np.concatenate(ids)
+
+
+class NocTraffic:
+    """Synthetic traffic on one chip's mesh (sim_core.traffic), stateless between steps."""
+
+    kind = "noc"
+
+    def __init__(self, fabric, *, pattern: str = "uniform", rate: float = 0.01, chip: int = 0,
+                 packet_flits: int = 4, flit_bytes: int = 16):
+        if pattern not in PATTERNS:
+            raise ValueError(f"pattern {pattern!r}: allowed {', '.join(PATTERNS)}")
+        self.gen = SyntheticTraffic(fabric, pattern, rate, packet_flits=packet_flits, flit_bytes=flit_bytes,
+                                    chip=chip, tag=1)
+        self.log = RoundLog()
+
+    def __call__(self, eng, t0: float, t1: float) -> None:
+        self.gen(eng, t0, t1)
+
+    def state(self) -> tuple:
+        return (self.gen.generated_flits,)
+
+    def initial_state(self) -> tuple:
+        return (0,)
+
+    def set_state(self, state: tuple) -> None:
+        self.gen.generated_flits = state[0]
+
+    def last_round_s(self) -> float | None:
+        return None
+
+
+def make_workload(fabric, kind: str, params: dict):
+    """Build the workload ``kind`` (a key of ``WORKLOAD_KINDS``) with ``params``."""
+    p = dict(params)
+    if kind == "noc":
+        return NocTraffic(fabric, pattern=p.get("pattern", "uniform"), rate=float(p.get("rate", 0.01)),
+                          packet_flits=int(p.get("packet_flits", 4)))
+    if kind == "transfer":
+        return TensorTransfer(fabric, src=int(p.get("src", 0)), dst=p.get("dst"), nbytes=float(p.get("nbytes", 8e6)))
+    if kind == "collective":
+        return Collective(fabric, op=p.get("op", "allreduce"), algo=p.get("algo", "ring"),
+                          nbytes=float(p.get("nbytes", 8e6)), channels=int(p.get("channels", 8)))
+    if kind == "training":
+        return DataParallelIteration(fabric, params=float(p.get("params", 125e6)),
+                                     tokens_per_device=float(p.get("tokens_per_device", 2048)),
+                                     algo=p.get("algo", "auto"), channels=int(p.get("channels", 4)))
+    raise ValueError(f"workload {kind!r}: allowed {', '.join(WORKLOAD_KINDS)}")
