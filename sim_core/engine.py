@@ -274,6 +274,32 @@ class Engine:
         self.e_to = np.concatenate([self.e_to, after[live]])
         self._csr = None
 
+    def forget(self, ids) -> None:
+        """Hand completed retained messages back to the pool (their times are then gone).
+
+        Repeating workloads call this for rounds they have measured, so a long run keeps
+        constant memory. Raises ValueError for a message that has not completed.
+        """
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        if ids.size == 0:
+            return
+        if (self.m_state[ids] != DONE).any():
+            raise ValueError("only completed messages can be forgotten")
+        self.m_state[ids] = FREE
+        self.m_has_dep[ids] = False
+        self.m_retain[ids] = True
+        self.m_free = np.concatenate([self.m_free, ids])
+        self._prune_edges()
+
+    def _prune_edges(self) -> None:
+        """Drop dependency edges whose source has completed: they have done their work."""
+        if self.e_from.size == 0:
+            return
+        live = (self.m_state[self.e_from] != DONE) & (self.m_state[self.e_from] != FREE)
+        if not live.all():
+            self.e_from, self.e_to = self.e_from[live], self.e_to[live]
+            self._csr = None
+
     def attach_traffic(self, generator) -> None:
         """``generator(engine, t0_s, t1_s)`` is called at the start of every step."""
         self._traffic.append(generator)
@@ -614,6 +640,8 @@ class Engine:
         np.add.at(self.node_busy_step, self.m_src[ids], overlap)
 
     def _compact(self) -> None:
+        if self.e_from.size > 4096 and self.step_count % 64 == 0:
+            self._prune_edges()
         alive = self.c_nxt != -2
         if not alive.all():
             for name in self._C_FIELDS:

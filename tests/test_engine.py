@@ -208,3 +208,18 @@ def test_bad_steps_are_refused():
     for dt in (0, -1, np.inf, np.nan):
         with pytest.raises(ValueError):
             eng.step(dt)
+
+
+def test_repeating_work_keeps_constant_memory_with_forget():
+    fab = build_mesh_fabric(1, cols=3, bandwidth_Bps=1e9, latency_s=0.0)
+    eng = Engine(fab, chunk_bytes=1000)
+    sizes = []
+    for _ in range(200):
+        a = eng.send(0, 2, 1e4)
+        b = eng.send(2, 0, 1e4, after=[a])
+        eng.run_until_idle(dt_s=1e-4)
+        eng.forget([a, b])
+        sizes.append((eng.m_count, eng.e_from.size))
+    assert sizes[-1] == sizes[10], "message pool and edges stop growing once ids are recycled"
+    with pytest.raises(ValueError):
+        eng.forget([eng.send(0, 2, 1e4)])
