@@ -47,6 +47,8 @@ def read_toml(source: str | Path, data: bytes | None = None) -> dict:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(name, "(file)", str(exc), "a TOML document") from None
+    except RecursionError:
+        raise SpecError(name, "(file)", "deeply nested arrays or tables", "a TOML document nested a few levels deep") from None
     if not doc:
         raise SpecError(name, "(file)", "empty", f"a TOML document with schema_version = {SCHEMA_VERSION}")
     return doc

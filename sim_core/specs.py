@@ -18,9 +18,17 @@ SCHEMA_VERSION = 1
 LINK_KINDS = ("noc", "nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi")
 """Every link kind the fabric knows; index = ``Fabric.link_kind`` code."""
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=1, le=1_000_000)]
+# Strict types: TOML's ``true`` is not a bandwidth. Upper limits keep values physical, so a
+# typo like 1e308 is refused with the limit instead of freezing a simulation.
+Bandwidth = Annotated[float, Field(gt=0, le=1e18, allow_inf_nan=False, strict=True,
+                                   description="bytes/s per direction, up to 1 EB/s")]
+Latency = Annotated[float, Field(gt=0, le=10.0, allow_inf_nan=False, strict=True, description="seconds, up to 10 s")]
+Flops = Annotated[float, Field(gt=0, le=1e20, allow_inf_nan=False, strict=True)]
+Bytes = Annotated[float, Field(gt=0, le=1e16, allow_inf_nan=False, strict=True)]
+Watts = Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False, strict=True)]
+Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
+Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Small = Annotated[int, Field(ge=1, le=64, strict=True)]
 
 
 class FieldValueError(ValueError):
@@ -42,22 +50,23 @@ class ChipSpec(_Strict):
     cores: Count
     core_rows: Count = Field(description="rows of the physical core mesh")
     core_cols: Count = Field(description="columns of the physical core mesh")
-    peak_flops: Positive = Field(description="dense 16-bit peak of the whole chip, FLOP/s")
+    peak_flops: Flops = Field(description="dense 16-bit peak of the whole chip, FLOP/s")
     compute_efficiency: Share = Field(0.5, description="share of peak a well-tuned kernel reaches")
-    memory_bytes: Positive
-    memory_bandwidth_Bps: Positive
-    power_W: Positive
-    noc_bandwidth_Bps: Positive = Field(description="one physical mesh link, per direction")
-    noc_hop_latency_s: Positive = Field(description="one physical mesh hop")
-    default_tiles: tuple[Count, Count] = Field(description="(rows, cols) of the emulated mesh drawn")
+    memory_bytes: Bytes
+    memory_bandwidth_Bps: Bandwidth
+    power_W: Watts
+    noc_bandwidth_Bps: Bandwidth = Field(description="one physical mesh link, per direction")
+    noc_hop_latency_s: Latency = Field(description="one physical mesh hop")
+    default_tiles: Annotated[list[Annotated[int, Field(ge=1, le=2048, strict=True)]], Field(min_length=2, max_length=2)] = Field(
+        description="[rows, cols] of the emulated mesh drawn")
 
 
 class LinkSpec(_Strict):
     """A kind of off-chip link. Bandwidth is per direction, at line rate."""
 
     kind: Literal["nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi"]
-    bandwidth_Bps: Positive
-    latency_s: Positive
+    bandwidth_Bps: Bandwidth
+    latency_s: Latency
     payload_efficiency: Share = 1.0
 
     @property
@@ -75,22 +84,22 @@ class ClusterTopology(_Strict):
 
     kind: Literal["cluster"]
     nodes: Count = 1
-    chips_per_node: Annotated[int, Field(ge=1, le=64)]
+    chips_per_node: Small
     intra_node: Literal["switch", "pcie-tree", "host"]
     intra_link: str
-    chips_per_pcie_switch: Annotated[int, Field(ge=1, le=64)] = 4
+    chips_per_pcie_switch: Small = 4
     host_link: str = Field(description="link type from chip or PCIe switch to host / NIC")
-    nics_per_node: Annotated[int, Field(ge=1, le=64)]
+    nics_per_node: Small
     network_link: str
-    switch_radix: Annotated[int, Field(ge=4, le=1024)] = 40
-    switch_latency_s: Positive = 1e-7
+    switch_radix: Annotated[int, Field(ge=4, le=1024, strict=True)] = 40
+    switch_latency_s: Latency = 1e-7
 
 
 class TorusTopology(_Strict):
     """Chips on a 2D or 3D torus of direct links (TPU pods)."""
 
     kind: Literal["torus"]
-    dims: Annotated[list[Annotated[int, Field(ge=1, le=64)]], Field(min_length=1, max_length=3)]
+    dims: Annotated[list[Annotated[int, Field(ge=1, le=64, strict=True)]], Field(min_length=1, max_length=3)]
     torus_link: str
 
 
