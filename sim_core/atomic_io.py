@@ -1,0 +1,54 @@
+"""Write files so a crash or a full disk never leaves half a file over a good one.
+
+The data goes to a temporary file in the same folder, is flushed to disk, then renamed
+over the target (``os.replace`` is atomic on POSIX and Windows). On any failure the
+temporary file is removed and the original is untouched.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str, *, encoding: str = "utf-8") -> Path:
+    """Replace ``path`` with ``data`` atomically; returns the path written."""
+    target = Path(path)
+    payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def write_atomic_with(path: str | os.PathLike, writer) -> Path:
+    """Atomic write for producers that need a real file path (image and video encoders).
+
+    ``writer(tmp_path)`` writes the whole file to ``tmp_path`` (same folder and suffix as
+    the target); it is renamed over ``path`` only if ``writer`` returns without raising.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target

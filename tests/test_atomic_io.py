@@ -1,0 +1,55 @@
+"""Saving never leaves a half-written file over a good one."""
+import os
+
+import pytest
+
+from sim_core.atomic_io import write_atomic, write_atomic_with
+
+
+def test_write_replaces_the_file(tmp_path):
+    p = tmp_path / "scene.toml"
+    p.write_text("old")
+    write_atomic(p, "new contents")
+    assert p.read_text() == "new contents"
+    assert [f.name for f in tmp_path.iterdir()] == ["scene.toml"]
+
+
+def test_a_write_that_fails_midway_keeps_the_old_file(tmp_path, monkeypatch):
+    p = tmp_path / "arch.toml"
+    p.write_text("good")
+    real_fdopen = os.fdopen
+
+    class DiskFull:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: DiskFull(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space"):
+        write_atomic(p, "x" * 10_000)
+    assert p.read_text() == "good"
+    assert [f.name for f in tmp_path.iterdir()] == ["arch.toml"]
+
+
+def test_writer_that_raises_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.gif"
+
+    def writer(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(b"GIF89a partial")
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError):
+        write_atomic_with(target, writer)
+    assert list(tmp_path.iterdir()) == []
+    write_atomic_with(target, lambda tmp: open(tmp, "wb").write(b"GIF89a whole"))
+    assert target.read_bytes() == b"GIF89a whole"
