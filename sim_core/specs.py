@@ -46,15 +46,15 @@ class _Strict(BaseModel):
 class ChipSpec(_Strict):
     """One chip (or wafer): its cores laid out as a physical mesh, compute and memory."""
 
-    name: str
-    cores: Count
+    name: str = Field(description="shown in labels and the inspector")
+    cores: Count = Field(description="cores (SMs, TensorCores, CPU cores) on the chip")
     core_rows: Count = Field(description="rows of the physical core mesh")
     core_cols: Count = Field(description="columns of the physical core mesh")
     peak_flops: Flops = Field(description="dense 16-bit peak of the whole chip, FLOP/s")
     compute_efficiency: Share = Field(0.5, description="share of peak a well-tuned kernel reaches")
-    memory_bytes: Bytes
-    memory_bandwidth_Bps: Bandwidth
-    power_W: Watts
+    memory_bytes: Bytes = Field(description="memory next to the chip (HBM, DRAM or on-wafer SRAM), bytes")
+    memory_bandwidth_Bps: Bandwidth = Field(description="memory bandwidth of one chip, bytes/s")
+    power_W: Watts = Field(description="power of one chip (or wafer system), for training energy")
     noc_bandwidth_Bps: Bandwidth = Field(description="one physical mesh link, per direction")
     noc_hop_latency_s: Latency = Field(description="one physical mesh hop")
     default_tiles: Annotated[list[Annotated[int, Field(ge=1, le=2048, strict=True)]], Field(min_length=2, max_length=2)] = Field(
@@ -64,10 +64,11 @@ class ChipSpec(_Strict):
 class LinkSpec(_Strict):
     """A kind of off-chip link. Bandwidth is per direction, at line rate."""
 
-    kind: Literal["nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi"]
-    bandwidth_Bps: Bandwidth
-    latency_s: Latency
-    payload_efficiency: Share = 1.0
+    kind: Literal["nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi"] = Field(
+        description="what the link is: sets its colour and groups it in plots")
+    bandwidth_Bps: Bandwidth = Field(description="line rate per direction, bytes/s")
+    latency_s: Latency = Field(description="one-way time of flight of one hop, seconds")
+    payload_efficiency: Share = Field(1.0, description="share of the line rate left for payload after headers")
 
     @property
     def payload_Bps(self) -> float:
@@ -83,33 +84,34 @@ class ClusterTopology(_Strict):
     """
 
     kind: Literal["cluster"]
-    nodes: Count = 1
-    chips_per_node: Small
-    intra_node: Literal["switch", "pcie-tree", "host"]
-    intra_link: str
-    chips_per_pcie_switch: Small = 4
+    nodes: Count = Field(1, description="servers (a size parameter: the app and CLI override it)")
+    chips_per_node: Small = Field(description="chips in one server")
+    intra_node: Literal["switch", "pcie-tree", "host"] = Field(description="how chips in a server are joined")
+    intra_link: str = Field(description="name of the link type joining chips in a server")
+    chips_per_pcie_switch: Small = Field(4, description="chips under one PCIe switch (pcie-tree)")
     host_link: str = Field(description="link type from chip or PCIe switch to host / NIC")
-    nics_per_node: Small
-    network_link: str
-    switch_radix: Annotated[int, Field(ge=4, le=1024, strict=True)] = 40
-    switch_latency_s: Latency = 1e-7
+    nics_per_node: Small = Field(description="network cards per server (one per GPU on DGX)")
+    network_link: str = Field(description="link type of the network between servers")
+    switch_radix: Annotated[int, Field(ge=4, le=1024, strict=True)] = Field(40, description="ports per network switch")
+    switch_latency_s: Latency = Field(1e-7, description="added to every link leaving a network switch")
 
 
 class TorusTopology(_Strict):
     """Chips on a 2D or 3D torus of direct links (TPU pods)."""
 
     kind: Literal["torus"]
-    dims: Annotated[list[Annotated[int, Field(ge=1, le=64, strict=True)]], Field(min_length=1, max_length=3)]
-    torus_link: str
+    dims: Annotated[list[Annotated[int, Field(ge=1, le=64, strict=True)]], Field(min_length=1, max_length=3)] = Field(
+        description="chips along each dimension, e.g. [4, 4, 4]")
+    torus_link: str = Field(description="link type between neighbouring chips")
 
 
 class WaferTopology(_Strict):
     """One or more wafers; each talks to its host (and external memory) over ``io_link``."""
 
     kind: Literal["wafer"]
-    wafers: Count = 1
-    io_link: str
-    network_link: str = ""
+    wafers: Count = Field(1, description="wafers (a size parameter)")
+    io_link: str = Field(description="link type from the wafer to its host and external memory")
+    network_link: str = Field("", description="link type joining the hosts of several wafers")
 
 
 Topology = Annotated[Union[ClusterTopology, TorusTopology, WaferTopology], Field(discriminator="kind")]
@@ -118,13 +120,14 @@ Topology = Annotated[Union[ClusterTopology, TorusTopology, WaferTopology], Field
 class ArchitectureSpec(_Strict):
     """A whole architecture: what a preset or a user's TOML file holds."""
 
-    schema_version: Literal[1]
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
-    name: Annotated[str, Field(min_length=1, max_length=120)]
-    description: str = ""
-    chip: ChipSpec
-    links: dict[str, LinkSpec]
-    topology: Topology
+    schema_version: Literal[1] = Field(description="file format version")
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")] = Field(
+        description="short name: lower-case letters, digits, dot, dash, underscore")
+    name: Annotated[str, Field(min_length=1, max_length=120)] = Field(description="title shown to users")
+    description: str = Field("", description="plain-language explanation for students")
+    chip: ChipSpec = Field(description="the chip every device uses")
+    links: dict[str, LinkSpec] = Field(description="link types by name, referred to by the topology")
+    topology: Topology = Field(description="how chips are joined; kind = cluster, torus or wafer")
     sources: dict[str, str] = Field(default_factory=dict, description="field path -> public source")
 
     @model_validator(mode="after")
