@@ -92,7 +92,7 @@ def run_benchmark(scene: str, frames: int, as_json: bool, size: str) -> int:
     win = _window(scene, size, compare=False)
     win.show()
     app.processEvents()
-    _pump_frames(app, win, 30)  # warm-up: caches, first collective scheduled
+    _pump_frames(app, win, 90)  # warm-up: caches, first collective scheduled
     paints = _count_paints(win.view)
     particles = []
     costs = []

@@ -29,7 +29,7 @@ from .scenario import Scenario, build_simulation
 from .workers import JobRunner
 
 APP_VERSION = "0.1.0"
-PLOT_EVERY = 6  # frames between plot refreshes (10 Hz at 60 fps)
+PLOT_EVERY = 12  # each plot refreshes every 12th frame (5 Hz at 60 fps), one plot per frame
 
 
 class MainWindow(QMainWindow):
@@ -148,10 +148,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ simulation swap
     def _install(self, sim) -> None:
         self.sim = sim
+        self.view.engine = sim.engine
+        self.view.set_fabric(sim.fabric)  # before the controller emits a frame of the new engine
         if self.controller.sim is not sim:
             self.controller.set_simulation(sim)
-        self.view.engine = sim.engine
-        self.view.set_fabric(sim.fabric)
         kinds = sorted(set(np.unique(sim.fabric.link_kind).tolist()))
         self.util_plot.set_kinds(kinds)
         self.heatmap.set_chip(0)
@@ -206,15 +206,26 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ per frame
     def _on_frame(self) -> None:
         c = self.controller
-        self.view.update_frame(c.engine, c.display_t)
+        self.view.update_frame(c.engine, c.display_t, throttle=c.state == PLAYING)
         self._frames += 1
         self._update_clock()
-        if self._frames % PLOT_EVERY == 0 or c.state != PLAYING:
+        if c.state != PLAYING:
             self.refresh_plots()
+            return
+        # Spread plot work: at most one plot redraws per frame, so no frame spikes.
+        slot = self._frames % PLOT_EVERY
+        plots = self._live_plots()
+        if slot < len(plots):
+            plots[slot].refresh(c.engine)
+        elif slot == len(plots) and self.inspector.target:
+            self.inspector.refresh(self.sim)
+
+    def _live_plots(self) -> list:
+        return [self.util_plot, self.inflight_plot, self.rate_plot, self.heatmap]
 
     def refresh_plots(self) -> None:
         eng = self.controller.engine
-        for p in (self.util_plot, self.inflight_plot, self.rate_plot, self.heatmap):
+        for p in self._live_plots():
             p.refresh(eng)
         if self.inspector.target:
             self.inspector.refresh(self.sim)

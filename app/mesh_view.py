@@ -2,8 +2,9 @@
 
 Every graphics item is created once per fabric (``set_fabric``); a frame only calls
 ``setData``. Links are bucketed by (kind, utilization level) into a few
-``PlotCurveItem(connect='pairs')``; particles are one ``ScatterPlotItem`` per palette
-colour (a single-brush scatter takes pyqtgraph's fast pixmap-fragment path).
+``PlotCurveItem(connect='pairs')``; particles are one line batch per palette colour: each
+chunk is a short round-capped streak pointing where it goes (``QPainter.drawLines`` from
+numpy; a per-point ``ScatterPlotItem`` spends milliseconds in Python per 5,000 points).
 
 Level of detail: when a tile is smaller than ``LOD_TILE_PX`` pixels the cores and
 on-chip links are hidden and each chip is a filled box shaded by its mean mesh load;
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import QToolTip
+from PySide6.QtWidgets import QGraphicsItem, QToolTip
 
 from sim_core import NODE_KINDS
 
@@ -29,6 +30,8 @@ NODE_STYLE = {  # kind -> (symbol, size px, colour)
     "host": ("h", 16, (255, 170, 60)),
 }
 PICK_PX = 9.0
+PARTICLE_PX = 6
+LINK_EVERY = 4
 
 
 class MeshView(pg.PlotWidget):
@@ -55,7 +58,9 @@ class MeshView(pg.PlotWidget):
         self.describe = None  # callable(target) -> tooltip text, set by the window
         self.fabric = None
         self._curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
-        self._particles: list[pg.ScatterPlotItem] = []
+        self._particles: list[pg.PlotCurveItem] = []
+        self._streak = 0.2
+        self._frame = 0
         self._aggregated = False
         self._visible = None
         self._levels = None
@@ -86,6 +91,9 @@ class MeshView(pg.PlotWidget):
                 width = (rm.LEVEL_WIDTH_OFFCHIP if kind else rm.LEVEL_WIDTH_ONCHIP)[level]
                 pen = pg.mkPen(rm.level_rgb(kind, level), width=width)
                 c = pg.PlotCurveItem(connect="pairs", pen=pen, antialias=False, skipFiniteCheck=True)
+                c.setSegmentedLineMode("on")
+                # Links change a few times a second, particles every frame: cache the links as pixmaps.
+                c.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
                 c.setZValue(1 + kind * 0.01 + level * 0.1 + (2 if kind else 0))
                 self.addItem(c)
                 self._curves[(kind, level)] = c
@@ -96,7 +104,10 @@ class MeshView(pg.PlotWidget):
         self.addItem(self._path_curve)
         self._particles = []
         for i, rgb in enumerate(rm.TAG_RGB):
-            s = pg.ScatterPlotItem(pxMode=True, size=7, pen=None, brush=pg.mkBrush(*rgb), symbol="o")
+            pen = pg.mkPen(*rgb, width=PARTICLE_PX)
+            pen.setCapStyle(Qt.RoundCap)
+            s = pg.PlotCurveItem(connect="pairs", pen=pen, antialias=False, skipFiniteCheck=True)
+            s.setSegmentedLineMode("on")
             s.setZValue(10)
             self.addItem(s)
             self._particles.append(s)
@@ -107,10 +118,12 @@ class MeshView(pg.PlotWidget):
         self._chip_fill = pg.BarGraphItem(x0=b[:, 0], y0=b[:, 1], width=b[:, 2] - b[:, 0], height=b[:, 3] - b[:, 1],
                                           brushes=[pg.mkBrush(40, 48, 64, 255)] * len(b), pens=[pg.mkPen(None)] * len(b))
         self._chip_fill.setZValue(-2)
+        self._chip_fill.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(self._chip_fill)
         xs, ys = rm.box_segments(b)
         outline = pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen((110, 125, 150), width=1))
         outline.setZValue(-1)
+        outline.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(outline)
         self._chip_level = np.full(len(b), -1)
         self._add_server_items()
@@ -141,6 +154,7 @@ class MeshView(pg.PlotWidget):
         self._tiles = pg.ScatterPlotItem(f.node_x[tiles], f.node_y[tiles], pxMode=True, size=3, pen=None,
                                          brush=pg.mkBrush(150, 165, 190), symbol="s")
         self._tiles.setZValue(0.5)
+        self._tiles.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(self._tiles)
         self._pick_nodes = np.flatnonzero(f.node_kind != 0)
         for kind, (sym, size, rgb) in NODE_STYLE.items():
@@ -162,25 +176,29 @@ class MeshView(pg.PlotWidget):
         self._on_range_changed()
 
     # ------------------------------------------------------------------ per frame
-    def update_frame(self, engine, display_t: float) -> None:
-        """Redraw link loads and particles for the engine state at ``display_t``."""
+    def update_frame(self, engine, display_t: float, throttle: bool = False) -> None:
+        """Redraw particles for the engine state at ``display_t``, and link loads (every
+        ``LINK_EVERY``-th frame when ``throttle``: load is a per-step average anyway)."""
         if self.fabric is None:
             return
-        util = engine.link_utilization()
-        levels = rm.link_levels(util)
-        if self._levels is None or not np.array_equal(levels, self._levels) or self._bucket_key != self._vis_key:
-            self._levels = levels
-            self._bucket_key = self._vis_key
-            self._rebucket(levels)
-        self._update_chips(util)
+        self._frame += 1
+        if self._frame % LINK_EVERY == 0 or not throttle or self._bucket_key != self._vis_key:
+            util = engine.link_utilization()
+            levels = rm.link_levels(util)
+            if self._levels is None or not np.array_equal(levels, self._levels) or self._bucket_key != self._vis_key:
+                self._levels = levels
+                self._bucket_key = self._vis_key
+                self._rebucket(levels)
+            self._update_chips(util)
         p = rm.particle_positions(self.geom, engine.L, display_t, engine.c_buf, engine.c_seq, engine.c_nxt,
                                   engine.c_start, engine.c_ready, engine.c_msg, engine.m_tag)
         self.last_particles = p
         order = np.argsort(p.color, kind="stable")
         bounds = np.searchsorted(p.color[order], np.arange(len(self._particles) + 1))
+        length = self._streak
         for i, item in enumerate(self._particles):
             sel = order[bounds[i]:bounds[i + 1]]
-            item.setData(p.x[sel], p.y[sel])
+            item.setData(*rm.particle_segments(p, length, sel))
 
     def _rebucket(self, levels: np.ndarray) -> None:
         g = self.geom
@@ -214,6 +232,7 @@ class MeshView(pg.PlotWidget):
         vb = self.getViewBox()
         (x0, x1), (y0, y1) = vb.viewRange()
         px_per_unit = vb.width() / max(x1 - x0, 1e-9)
+        self._streak = min(0.35, 3.0 / max(px_per_unit, 1e-9))  # a short streak: ~3 px, at most 0.35 tile
         self._aggregated = bool(px_per_unit < LOD_TILE_PX)
         self._tiles.setVisible(bool(px_per_unit >= 6.0))
         g = self.geom
@@ -318,7 +337,7 @@ class MeshView(pg.PlotWidget):
         self.picked.emit(target, path)
         return target, path
 
-    def view_to_widget(self, x: float, y: float) -> QPointF:
+    def view_to_widget(self, x: float, y: float):
         """Widget pixel position of the view point (x, y) (for tests and tours)."""
         scene = self.getViewBox().mapViewToScene(QPointF(x, y))
         return self.mapFromScene(scene)

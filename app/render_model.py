@@ -115,6 +115,8 @@ class Particles:
     color: np.ndarray  # int64 index into TAG_RGB
     moving: np.ndarray  # bool
     msg: np.ndarray  # int64 message id
+    ux: np.ndarray  # unit direction of the link the chunk is on or waits for
+    uy: np.ndarray
 
 
 def particle_positions(geom: LinkGeometry, n_links: int, now_s: float, c_buf, c_seq, c_nxt, c_start,
@@ -140,6 +142,7 @@ def particle_positions(geom: LinkGeometry, n_links: int, now_s: float, c_buf, c_
     x = geom.x0[link] + (geom.x1[link] - geom.x0[link]) * frac
     y = geom.y0[link] + (geom.y1[link] - geom.y0[link]) * frac
     x, y = np.where(on_link, x, geom.x0[link]), np.where(on_link, y, geom.y0[link])
+    dx, dy = geom.x1[link] - geom.x0[link], geom.y1[link] - geom.y0[link]
     wait = ~moving
     wait_link = np.where(on_link, c_nxt, link)  # the link a waiting chunk waits for
     ok = wait & (wait_link >= 0)
@@ -152,8 +155,20 @@ def particle_positions(geom: LinkGeometry, n_links: int, now_s: float, c_buf, c_
         n = np.maximum(np.hypot(ux, uy), 1e-12)
         x[idx] = geom.x0[wl] - ux / n * dist
         y[idx] = geom.y0[wl] - uy / n * dist
+        dx[idx], dy[idx] = ux, uy
+    norm = np.maximum(np.hypot(dx, dy), 1e-12)
     color = np.asarray(tag_of_msg)[c_msg] % len(TAG_RGB)
-    return Particles(x, y, color.astype(np.int64), moving, c_msg)
+    return Particles(x, y, color.astype(np.int64), moving, c_msg, dx / norm, dy / norm)
+
+
+def particle_segments(p: Particles, length: float, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved (2S,) x, y of short streaks ending at the selected particles, pointing the
+    way they travel: drawn as one line batch, far cheaper than per-point symbols."""
+    x = np.empty(2 * sel.size)
+    y = np.empty(2 * sel.size)
+    x[0::2], x[1::2] = p.x[sel] - p.ux[sel] * length, p.x[sel]
+    y[0::2], y[1::2] = p.y[sel] - p.uy[sel] * length, p.y[sel]
+    return x, y
 
 
 def _rank_within(group: np.ndarray, t: np.ndarray, seq: np.ndarray) -> np.ndarray:

@@ -137,12 +137,16 @@ class Collective(RepeatingWorkload):
         else:
             self.lanes = [fabric.chip_hub[devices].astype(np.int64)]
         self.algo_used = algo
+        # Each lane reduces with its share of the chip's memory bandwidth, so k lanes
+        # together reduce as fast as the whole chip (sim_core charges a tile 1/T of it).
+        chip = getattr(fabric.spec, "chip", None)
+        self.gamma = 3.0 * len(self.lanes) / chip.memory_bandwidth_Bps if chip is not None else None
 
     def schedule_round(self, eng) -> np.ndarray:
         ids = []
         for c, ranks in enumerate(self.lanes):
             h = collectives.schedule_collective(eng, self.op, self.algo, ranks.tolist(), self.nbytes / len(self.lanes),
-                                                tag=self.tag_base + c)
+                                                tag=self.tag_base + c, gamma_s_per_byte=self.gamma)
             self.algo_used = h.algo
             ids.append(h.message_ids)
         return np.concatenate(ids)
@@ -173,7 +177,8 @@ class DataParallelIteration(Collective):
         ids = [comp]
         for c, ranks in enumerate(self.lanes):
             h = collectives.schedule_collective(eng, "allreduce", self.algo, ranks.tolist(),
-                                                self.nbytes / len(self.lanes), tag=self.tag_base + c, at_s=start)
+                                                self.nbytes / len(self.lanes), tag=self.tag_base + c, at_s=start,
+                                                gamma_s_per_byte=self.gamma)
             self.algo_used = h.algo
             ids.append(h.message_ids)
         return np.concatenate(ids)
