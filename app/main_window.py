@@ -95,14 +95,17 @@ class MainWindow(QMainWindow):
         rl.setContentsMargins(0, 0, 0, 0)
         for w in (self.util_plot, self.inflight_plot, self.rate_plot):
             rl.addWidget(w)
-        self._dock("Live numbers", right, Qt.RightDockWidgetArea)
+        self.right_dock = self._dock("Live numbers", right, Qt.RightDockWidgetArea)
         bottom = QWidget()
         from PySide6.QtWidgets import QHBoxLayout
         bl = QHBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(self.compare_plot, 3)
         bl.addWidget(self.heatmap, 2)
-        self._dock("Comparison and mesh load", bottom, Qt.BottomDockWidgetArea)
+        self.bottom_dock = self._dock("Comparison and mesh load", bottom, Qt.BottomDockWidgetArea)
+        # The mesh is the show: give it most of the window by default (QSettings may override).
+        self.resizeDocks([self.right_dock], [360], Qt.Horizontal)
+        self.resizeDocks([self.bottom_dock], [210], Qt.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         d = QDockWidget(title, self)
@@ -197,11 +200,17 @@ class MainWindow(QMainWindow):
         sc, f = self.sim.scenario, self.sim.fabric
         if sc.workload not in ("collective", "training"):
             self.compare_plot.set_rows([])
+            self.compare_plot.setTitle("Architecture comparison: pick a collective or training workload")
             return
+        self.compare_plot.setTitle("One round of this workload on every architecture (computing...)")
         kind, params, devices = sc.workload, dict(sc.params), f.n_chips
         self.jobs.submit("compare", lambda progress: compare(kind, params, devices, progress),
-                         lambda rows: self.compare_plot.set_rows(rows, self.sim.spec.name),
+                         self._on_compared,
                          lambda msg, details: self.statusBar().showMessage(f"comparison failed: {msg}"))
+
+    def _on_compared(self, rows) -> None:
+        self.compare_plot.setTitle("One round of this workload on every architecture")
+        self.compare_plot.set_rows(rows, self.sim.spec.name)
 
     # ------------------------------------------------------------------ per frame
     def _on_frame(self) -> None:

@@ -60,6 +60,7 @@ class MeshView(pg.PlotWidget):
         self._curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
         self._particles: list[pg.PlotCurveItem] = []
         self._streak = 0.2
+        self._particle_width = PARTICLE_PX
         self._frame = 0
         self._aggregated = False
         self._visible = None
@@ -103,6 +104,7 @@ class MeshView(pg.PlotWidget):
         self._path_curve.setZValue(8)
         self.addItem(self._path_curve)
         self._particles = []
+        self._particle_width = PARTICLE_PX
         for i, rgb in enumerate(rm.TAG_RGB):
             pen = pg.mkPen(*rgb, width=PARTICLE_PX)
             pen.setCapStyle(Qt.RoundCap)
@@ -233,6 +235,13 @@ class MeshView(pg.PlotWidget):
         (x0, x1), (y0, y1) = vb.viewRange()
         px_per_unit = vb.width() / max(x1 - x0, 1e-9)
         self._streak = min(0.35, 3.0 / max(px_per_unit, 1e-9))  # a short streak: ~3 px, at most 0.35 tile
+        width = PARTICLE_PX if px_per_unit >= 14 else 3  # small tiles: thin chunks, the mesh stays visible
+        if width != self._particle_width:
+            self._particle_width = width
+            for item in self._particles:
+                pen = item.opts["pen"]
+                pen.setWidth(width)
+                item.setPen(pen)
         self._aggregated = bool(px_per_unit < LOD_TILE_PX)
         self._tiles.setVisible(bool(px_per_unit >= 6.0))
         g = self.geom

@@ -154,6 +154,9 @@ class ComparisonPlot(pg.PlotWidget):
         """rows: dicts with ``label``, ``compute_s``, ``comm_s``, ``kind`` (bottleneck link kind)."""
         self.rows = rows
         if not rows:
+            self.compute_bar.setOpts(x0=[], y=[], width=[], height=0.6)
+            self.comm_bar.setOpts(x0=[], y=[], width=[], height=0.6, brushes=[])
+            self.getAxis("left").setTicks([[]])
             return
         total = max(r["compute_s"] + r["comm_s"] for r in rows) or 1.0
         scale, unit = _time_unit(total)
