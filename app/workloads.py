@@ -26,32 +26,11 @@ WORKLOAD_KINDS = {
     "training": "one data-parallel training iteration: compute, then the gradient all-reduce",
 }
 MAX_MESSAGES_PER_ROUND = 24_000
-ENGINE_FREE = 0  # sim_core.engine.FREE
-
-
 def spread_tiles(rows: int, cols: int, k: int) -> np.ndarray:
     """(k,) int64 local tile ids spread evenly over an R x C mesh."""
     per = rows * cols
     k = max(1, min(k, per))
     return np.unique(np.linspace(0, per - 1, k).round().astype(np.int64))
-
-
-def forget_messages(eng, ids: np.ndarray) -> None:
-    """Hand finished, retained messages back to the engine's free list.
-
-    sim_core keeps retained messages (the only ones that can carry dependencies) and
-    their dependency edges forever; a workload that repeats would grow every snapshot
-    without bound. Only call with ids that are all DONE.
-    """
-    if ids.size == 0:
-        return
-    eng.m_state[ids] = ENGINE_FREE
-    eng.m_has_dep[ids] = False
-    eng.m_free = np.concatenate([eng.m_free, ids])
-    if eng.e_from.size:
-        keep = ~np.isin(eng.e_from, ids)
-        eng.e_from, eng.e_to = eng.e_from[keep], eng.e_to[keep]
-        eng._csr = None
 
 
 @dataclass
@@ -82,12 +61,12 @@ class RepeatingWorkload:
 
     def __call__(self, eng, t0: float, t1: float) -> None:
         if self.ids.size:
-            if not (eng.m_state[self.ids] == 4).all():  # sim_core.engine.DONE
+            if not eng.completed(self.ids).all():
                 return
             finish = float(np.nanmax(eng.m_finish[self.ids]))
             self.log.starts.append(self.round_start)
             self.log.durations.append(finish - self.round_start)
-            forget_messages(eng, self.ids)
+            eng.forget(self.ids)  # a repeating workload must not grow the engine
         self.round_start = t0
         self.ids = self.schedule_round(eng)
 

@@ -694,6 +694,10 @@ class Engine:
         moving = on_link & (frac < 1.0)
         return x, y, moving, self.c_msg
 
+    def completed(self, ids) -> np.ndarray:
+        """(n,) bool: which of these retained messages (or compute tasks) have completed."""
+        return self.m_state[np.asarray(ids, dtype=np.int64)] == DONE
+
     def message_times(self, ids) -> tuple[np.ndarray, np.ndarray]:
         """(release_s, finish_s) of retained messages (nan while not yet known)."""
         ids = np.asarray(ids, dtype=np.int64)
@@ -708,9 +712,13 @@ class Engine:
                "sched_t", "run_ids", "run_t", "m_free") + _C_FIELDS + _M_FIELDS
 
     def snapshot(self) -> dict:
-        """A copy of the whole dynamic state; ``restore`` replays from it identically."""
+        """A copy of the whole dynamic state; ``restore`` replays from it identically.
+
+        Message arrays are copied up to ``m_count`` only (the pool's capacity is slack).
+        """
         self._admit_new()
-        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        snap = {name: getattr(self, name).copy() for name in self._ARRAYS if name not in self._M_FIELDS}
+        snap.update({name: getattr(self, name)[:self.m_count].copy() for name in self._M_FIELDS})
         snap.update({name: getattr(self, name) for name in self._SCALARS})
         snap["rng"] = self.rng.bit_generator.state
         snap["log"] = self.log.snapshot()
@@ -719,7 +727,15 @@ class Engine:
 
     def restore(self, snap: dict) -> None:
         for name in self._ARRAYS:
-            setattr(self, name, snap[name].copy())
+            if name not in self._M_FIELDS:
+                setattr(self, name, snap[name].copy())
+        cap = snap["m_cap"]
+        for name in self._M_FIELDS:
+            part = snap[name]
+            fill = np.nan if name in ("m_release", "m_finish") else (True if name == "m_retain" else 0)
+            arr = np.full(cap, fill, dtype=part.dtype)
+            arr[:len(part)] = part
+            setattr(self, name, arr)
         for name in self._SCALARS:
             setattr(self, name, snap[name])
         self.rng.bit_generator.state = snap["rng"]
