@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_noc)
 
+    _register_validate(sub)
+
     p = sub.add_parser("transfer", help="one tensor from one device (or node id) to another")
     add_arch_args(p)
     p.add_argument("--src", type=count(0, 10**9), default=0, help="source device (chip) number")
@@ -43,6 +45,30 @@ def register(sub) -> None:
     p.add_argument("--chunk-bytes", type=positive_float, default=float(1 << 20))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transfer)
+
+
+def _register_validate(sub) -> None:
+    p = sub.add_parser("validate", help="every closed-form check: expected, simulated, relative error")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args):
+    import sys
+
+    from .validation import all_cases
+
+    rows = all_cases(progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.json:
+        return {"cases": rows, "passed": sum(r["ok"] for r in rows), "failed": sum(not r["ok"] for r in rows)}
+    lines = [f"{'case':78s} {'expected':>12s} {'simulated':>12s} {'error':>10s}"]
+    for r in rows:
+        mark = "" if r["ok"] else "  <-- FAILS"
+        lines.append(f"{r['name'][:78]:78s} {r['expected']:12.6g} {r['simulated']:12.6g} {r['error']:+10.2e} "
+                     f"{r['unit']}{mark}")
+    ok = sum(r["ok"] for r in rows)
+    lines.append(f"{ok} of {len(rows)} cases agree ({len(rows) - ok} do not)")
+    return "\n".join(lines)
 
 
 def add_arch_args(p) -> None:

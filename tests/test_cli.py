@@ -74,3 +74,13 @@ def test_bad_toml_file_is_one_line(tmp_path):
     p.write_text("schema_version = 1\n[chip\n")
     out = run("transfer", "--arch", str(p))
     assert out.returncode == 2 and "broken.toml" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_validate_json_lists_every_case_with_expected_simulated_error():
+    out = run("validate", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert len(doc["cases"]) >= 20 and doc["failed"] == 0
+    for row in doc["cases"]:
+        assert {"name", "expected", "simulated", "error"} <= set(row)
+    assert "validating" in out.stderr  # progress goes to stderr, JSON stays clean
