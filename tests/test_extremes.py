@@ -27,7 +27,7 @@ def test_links_from_1_Bps_to_10_TBps_and_1ns_to_1s(bw, lat):
     # switch latency is added on links leaving a switch
     extra = fab.link_latency_s[path].sum() - len(path) * lat
     assert fin[0] - rel[0] == pytest.approx(expect + extra, rel=1e-9)
-    assert eng.step_count < 5000, "idle time must be skipped, not stepped through"
+    assert eng.step_count < 20_000, "idle time must be skipped (at most a step per event), not stepped through"
 
 
 @pytest.mark.parametrize("size", [1, 1e11])
