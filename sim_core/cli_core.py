@@ -150,10 +150,16 @@ def cmd_list(args):
 def cmd_noc(args):
     if args.warmup >= args.cycles:
         raise SpecError("--warmup", "warmup", args.warmup, f"fewer cycles than --cycles ({args.cycles})")
+    import sys
+
     rates = args.rates if args.rates is not None else [args.rate]
+
+    def progress(done, total):
+        print(f"noc k={args.k}: cycle {done:,} of {total:,} ({done / total:.0%})", file=sys.stderr, flush=True)
+
     results = [run_noc(args.k, args.traffic, r, packet_flits=args.packet_flits, hop_cycles=args.hop_cycles,
                        buffer_flits=args.buffer_flits, cycles=args.cycles, warmup=args.warmup, seed=args.seed,
-                       torus=args.torus, hotspot_fraction=args.hotspot_fraction) for r in rates]
+                       torus=args.torus, hotspot_fraction=args.hotspot_fraction, progress=progress) for r in rates]
     return results if args.rates is not None else results[0]
 
 
