@@ -463,7 +463,7 @@ def collective_engine(fabric, nbytes: float, p: int, *, chunks_per_message: int 
     so the chunk count on the critical path (the engine's cost) stays modest."""
     from .engine import Engine
     share = max(nbytes / max(p, 1), 1.0)
-    chunk = int(max(4096, share / chunks_per_message))
+    chunk = int(max(65536, share / chunks_per_message))
     return Engine(fabric, chunk_bytes=chunk, max_chunks_per_message=chunks_per_message, seed=seed)
 
 
