@@ -329,7 +329,8 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, tag: i
     algo : str
         A key of ``ALGORITHMS`` supported for ``op`` (``SUPPORTED``), or ``"auto"``.
     ranks : list of int
-        Endpoint node ids (device hubs or tiles), in rank order.
+        Endpoint node ids (device hubs or tiles), in rank order; distinct except for
+        ``sendrecv``, whose pairs (ranks[2i], ranks[2i+1]) may share nodes (a pipeline chain).
     nbytes : float
         Bytes of the operation as NCCL counts them (the whole buffer for all-reduce,
         all-gather output, reduce-scatter input; per pair for sendrecv).
@@ -343,7 +344,7 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, tag: i
     ranks = [int(r) for r in ranks]
     if len(ranks) < 2:
         raise SpecError("collective", "ranks", len(ranks), "at least 2 ranks")
-    if len(set(ranks)) != len(ranks):
+    if op != "sendrecv" and len(set(ranks)) != len(ranks):
         raise SpecError("collective", "ranks", ranks[:8], "distinct nodes")
     if not (math.isfinite(nbytes) and nbytes >= 0):
         raise SpecError("collective", "bytes", nbytes, "a finite number of bytes >= 0")
