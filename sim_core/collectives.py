@@ -318,7 +318,8 @@ def build_program(fabric, op: str, algo: str, ranks, nbytes: float) -> list[Step
 
 
 def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, tag: int = 0,
-                        at_s: float | None = None, gamma_s_per_byte: float | None = None) -> CollectiveHandle:
+                        at_s: float | None = None, gamma_s_per_byte: float | None = None,
+                        after=()) -> CollectiveHandle:
     """Add collective ``op`` over endpoint nodes ``ranks`` to ``eng`` as messages with dependencies.
 
     Parameters
@@ -340,6 +341,8 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, tag: i
         Release time of the first step (default: the engine's now).
     gamma_s_per_byte : float, optional
         Reduction cost per byte (default ``3 / memory bandwidth`` of the rank's core).
+    after : sequence of int
+        Engine ids (messages or compute tasks) every rank's first send waits for.
     """
     ranks = [int(r) for r in ranks]
     if len(ranks) < 2:
@@ -353,18 +356,18 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, tag: i
         algo = choose_algorithm(fab, op, nbytes, ranks)
     start = eng.now_s if at_s is None else float(at_s)
     if algo == "switch":
-        ids = _schedule_switch(eng, op, ranks, nbytes, tag, start)
+        ids = _schedule_switch(eng, op, ranks, nbytes, tag, start, [int(a) for a in np.ravel(after)])
     else:
         program = build_program(fab, op, algo, ranks, nbytes)
-        ids = _lay_out(eng, program, np.asarray(ranks, dtype=np.int64), tag, start, gamma_s_per_byte)
+        ids = _lay_out(eng, program, np.asarray(ranks, dtype=np.int64), tag, start, gamma_s_per_byte, [int(a) for a in np.ravel(after)])
     return CollectiveHandle(op, algo, ranks, float(nbytes), start, ids)
 
 
-def _lay_out(eng, program: list[Step], nodes: np.ndarray, tag: int, start: float, gamma) -> np.ndarray:
+def _lay_out(eng, program: list[Step], nodes: np.ndarray, tag: int, start: float, gamma, after) -> np.ndarray:
     """Messages for every step; deps: receipts since the rank's last send, and that send."""
     fab = eng.f
     p = len(nodes)
-    pending: list[list[int]] = [[] for _ in range(p)]
+    pending: list[list[int]] = [list(after) for _ in range(p)]
     last: list[list[int]] = [[] for _ in range(p)]
     gam = np.array([_gamma_s_per_byte(fab, int(n)) if gamma is None else gamma for n in nodes])
     all_ids = []
@@ -406,7 +409,7 @@ def _split_bytes(nbytes: np.ndarray) -> np.ndarray:
     return np.floor(nbytes + 0.5)
 
 
-def _schedule_switch(eng, op: str, ranks: list[int], nbytes: float, tag: int, start: float) -> np.ndarray:
+def _schedule_switch(eng, op: str, ranks: list[int], nbytes: float, tag: int, start: float, after) -> np.ndarray:
     """In-switch all-reduce in segments: up to the switch, reduced there, multicast down."""
     fab = eng.f
     if op != "allreduce":
@@ -423,6 +426,8 @@ def _schedule_switch(eng, op: str, ranks: list[int], nbytes: float, tag: int, st
         up = eng.add_messages(ranks, sw, np.floor(seg + 0.5), at_s=start, tag=tag)
         down = eng.add_messages(np.full(len(ranks), sw), ranks, np.floor(seg + 0.5), at_s=start, tag=tag)
         eng.add_dependencies(np.repeat(up, len(down)), np.tile(down, len(up)))
+        if after:
+            eng.add_dependencies(np.repeat(after, len(up)), np.tile(up, len(after)))
         ids += [up, down]
     return np.concatenate(ids)
 

@@ -9,6 +9,8 @@ What is simulated (on the real fabric, with ``collectives.schedule_collective``)
   share network links contend.
 * ``dp``: the gradient all-reduce (fp16, 2 bytes per local parameter) of every TP rank of
   the first pipeline stage at once: the concurrent rings share NICs, leaves and spines.
+  Groups of more than 32 replicas use recursive halving/doubling (2 lg p steps, the same
+  bandwidth term as a ring's 2(p-1) steps), which keeps big runs fast to simulate.
 * wafer, weight streaming: one layer's fp16 weights streamed in over the I/O link while
   the previous layer's gradients stream out, on every wafer at once.
 * wafer, pipelined: one microbatch's activations moving between two wafer regions on-chip.
@@ -190,9 +192,18 @@ def _comm_times(fab, spec, model, plan, progress) -> dict:
     if dp > 1:
         progress(f"simulating {tp} concurrent data-parallel all-reduces over {dp} replicas")
         groups = [("dp", [hub(_device(plan, j, i, 0)) for i in range(dp)], 2.0 * params_local) for j in range(tp)]
-        r = _simulate(fab, groups)
+        r = _simulate(fab, groups, algo=_dp_algo(fab, groups[0][1], 2.0 * params_local))
         out["dp"] = (r["times"]["dp"], r["kind"])
     return out
+
+
+def _dp_algo(fab, ranks, nbytes) -> str:
+    """NCCL's choice, but recursive halving/doubling where a ring would take over 64 steps."""
+    from .collectives import _groups, choose_algorithm
+    algo = choose_algorithm(fab, "allreduce", nbytes, ranks)
+    groups = _groups(fab, ranks)
+    steps = len(ranks) if algo == "ring" else (len(groups) if algo == "hierarchical" and groups else 0)
+    return "rhd" if steps > 32 else algo
 
 
 def _wafer_comm(fab, spec, model, plan, mode, progress) -> dict:
@@ -264,7 +275,7 @@ def _streaming_memory(spec, model, plan, check: bool = True) -> dict:
     return mem
 
 
-def _fabric_for(spec, nodes, dims, wafers, tiles=None):
+def _fabric_for(spec, nodes=None, dims=None, wafers=None, tiles=None):
     kind = spec.topology.kind
     kw = {}
     if nodes is not None:
@@ -426,3 +437,224 @@ def _estimate_wafer(fab, spec, model, plan, progress) -> dict:
     return _result(spec, model, plan, n, iteration, breakdown, mem,
                    {"microbatches": m, "wafer_mode": mode, "simulated": sim})
 
+
+
+# ---------------------------------------------------------------------------- plans, comparison, scaling
+def _divisors(k: int) -> list[int]:
+    return [d for d in range(1, k + 1) if k % d == 0]
+
+
+def auto_plan(spec, model, n: int, *, zero: int = 1) -> Plan:
+    """Megatron's rule of thumb: tensor parallel inside a server (only if the model needs
+    it), the fewest pipeline stages that fit in memory, data parallel over the rest."""
+    model = load_model(model)
+    if spec.topology.kind == "wafer":
+        return Plan(zero=zero)
+    if not model.is_transformer:
+        return Plan(zero=zero)
+    topo = spec.topology
+    local = topo.chips_per_node if topo.kind == "cluster" else (topo.dims[0] if topo.kind == "torus" else 1)
+    tps = [1] + [t for t in (2, 4, 8) if t <= local and local % t == 0 and n % t == 0]
+    if model.parameters() * sum(BYTES_PER_PARAM.values()) > spec.chip.memory_bytes:
+        tps = tps[::-1]  # a model that cannot fit one device splits its layers inside the server first
+    for tp in tps:
+        for pp in _divisors(model.layers):
+            if n % (tp * pp) or pp > n:
+                continue
+            plan = Plan(tp=tp, pp=pp, dp=n // (tp * pp), microbatch=1, zero=zero)
+            if plan.dp > model.batch:
+                continue
+            mem = memory_per_device_bytes(model, plan, model.parameters() / (tp * pp))
+            if mem["total"] <= spec.chip.memory_bytes:
+                return plan
+    raise SpecError("plan", "memory", f"{n} x {spec.chip.name}",
+                    f"{model.id} fits no tp/pp/dp split of {n} devices of {spec.chip.memory_bytes / 1e9:.0f} GB")
+
+
+def size_for_power(spec, power_W: float) -> dict:
+    """Fabric size kwargs using at most ``power_W`` of chip power (whole servers, a multiple
+    of 8 from 16 servers up so plans can split them; tori as 4 x 16 x k; whole wafers)."""
+    n = int(power_W // spec.chip.power_W)
+    topo = spec.topology
+    if n < 1:
+        raise SpecError("compare", "power", power_W, f"at least one {spec.chip.name} ({spec.chip.power_W:.0f} W)")
+    if topo.kind == "cluster":
+        nodes = max(1, n // topo.chips_per_node)
+        return {"nodes": nodes - nodes % 8 if nodes >= 16 else nodes}  # splittable counts
+    if topo.kind == "torus":
+        return {"dims": [4, 16, max(1, min(64, n // 64))]} if n >= 64 else {"dims": [max(1, n)]}
+    return {"wafers": max(1, min(1024, n))}
+
+
+def compare(model, *, power_W: float | None = None, presets=None, tokens=None, epochs=None, progress=None) -> list[dict]:
+    """One row per preset at equal chip power (default: that of 1,024 A100s, 409.6 kW).
+
+    Each preset gets the most whole servers / torus / wafers whose chips draw at most
+    ``power_W``, and ``auto_plan``'s split with ZeRO-1. Rows that cannot fit the model say so.
+    """
+    from .loader import preset_ids
+    model = load_model(model)
+    power_W = power_W or 1024 * load_architecture("dgx-a100").chip.power_W
+    rows = []
+    for pid in presets or preset_ids():
+        spec = load_architecture(pid)
+        if progress:
+            progress(f"{pid}: sizing for {power_W / 1e3:.0f} kW")
+        size = size_for_power(spec, power_W)
+        row = {"arch": pid, "size": size, "basis": f"equal chip power: {power_W / 1e3:.1f} kW"}
+        try:
+            fab = _fabric_for(spec, **{k: size.get(k) for k in ("nodes", "dims", "wafers")})
+            plan = auto_plan(spec, model, fab.n_chips)
+            row.update(estimate(spec, model, plan, fabric=fab, tokens=tokens, epochs=epochs, progress=progress))
+        except SpecError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows
+
+
+def scaling(spec, model, chips: list[int], *, progress=None) -> list[dict]:
+    """Time per iteration and efficiency as the chip count grows (global batch fixed).
+
+    Efficiency = (samples/s per chip) / (that at the smallest count that fits). Each count
+    uses ``auto_plan``; counts the model cannot fit report the error.
+    """
+    spec = load_architecture(spec) if isinstance(spec, str) else spec
+    model = load_model(model)
+    rows, ref = [], None
+    for n in chips:
+        if progress:
+            progress(f"{n} chips")
+        row = {"chips": n}
+        try:
+            size = _size_for_chips(spec, n)
+            fab = _fabric_for(spec, **size)
+            r = estimate(spec, model, auto_plan(spec, model, fab.n_chips), fabric=fab)
+            per_chip = model.batch / r["iteration_s"] / fab.n_chips
+            ref = ref or per_chip
+            row.update({"chips": fab.n_chips, "iteration_s": r["iteration_s"], "efficiency": per_chip / ref,
+                        "samples_per_s": model.batch / r["iteration_s"], "breakdown_s": r["breakdown_s"],
+                        "plan": r["plan"]})
+        except SpecError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows
+
+
+def _size_for_chips(spec, n: int) -> dict:
+    topo = spec.topology
+    if n < 1:
+        raise SpecError("scaling", "chips", n, "at least 1 chip")
+    if topo.kind == "cluster":
+        if n < topo.chips_per_node or n % topo.chips_per_node:
+            raise SpecError("scaling", "chips", n, f"a multiple of {topo.chips_per_node} (whole servers)")
+        return {"nodes": n // topo.chips_per_node}
+    if topo.kind == "torus":
+        dims, rest = [], n
+        for _ in range(3):
+            d = min(64, rest) if len(dims) == 2 else min(4 if len(dims) == 0 else 16, rest)
+            dims.append(d)
+            rest //= d
+            if rest <= 1:
+                break
+        if int(np.prod(dims)) != n:
+            raise SpecError("scaling", "chips", n, "a torus of at most 4 x 16 x 64 (powers of two)")
+        return {"dims": dims}
+    return {"wafers": n}
+
+
+# ---------------------------------------------------------------------------- one iteration to watch
+@dataclass
+class IterationHandle:
+    """Ids of one scheduled iteration: compute tasks and every collective handle."""
+
+    compute_ids: np.ndarray
+    collectives: list
+    start_s: float
+
+    @property
+    def message_ids(self) -> np.ndarray:
+        return np.concatenate([self.compute_ids] + [h.message_ids for h in self.collectives])
+
+    def done(self, eng) -> bool:
+        return bool(np.all(np.isfinite(eng.message_times(self.message_ids)[1])))
+
+    def time_s(self, eng) -> float | None:
+        if not self.done(eng):
+            return None
+        return float(eng.message_times(self.message_ids)[1].max() - self.start_s)
+
+
+def schedule_iteration(eng, spec_or_fabric, model, plan: Plan | dict | None = None, *, tag_base: int = 0,
+                       microbatches: int = 4) -> IterationHandle:
+    """Add one iteration's compute and communication for the first tp x pp x dp devices.
+
+    A picture of the iteration for animation: ``microbatches`` microbatches in 1F1B order
+    on every pipeline stage, a TP all-reduce after each forward and backward, activations
+    and gradients sent between stages, then the gradient all-reduce of every TP rank's
+    data-parallel group. Durations come from the same roofline as ``estimate``. Tags:
+    ``tag_base`` + 0 compute, 1 TP, 2 PP, 3 DP.
+    """
+    fab = eng.f
+    spec = getattr(spec_or_fabric, "spec", None) or spec_or_fabric
+    model = load_model(model)
+    plan = Plan(**plan) if isinstance(plan, dict) else (plan or Plan())
+    tp, pp = plan.tp, plan.pp
+    dp = plan.dp or max(1, fab.n_chips // (tp * pp))
+    if tp * pp * dp > fab.n_chips:
+        raise _bad("dp", dp, f"tp x pp x dp <= {fab.n_chips} devices on this fabric")
+    plan = replace(plan, dp=dp, microbatch=plan.microbatch or 1)
+    b = plan.microbatch
+    flops = model.flops_per_iteration(b, plan.recompute) / (tp * pp)
+    t_f, _ = roofline_s(spec, flops / 4, 0.0)
+    t_b = 3 * t_f
+    act = 2.0 * b * model.seq * model.hidden if model.is_transformer else 1e6
+    grads = 2.0 * model.parameters() / (tp * pp)
+    start = eng.now_s
+    comp, colls = [], []
+    dev = lambda j, i, k: fab.device_node(_device(plan, j, i, k))  # noqa: E731
+    last = {}  # (j, i, k) -> id of the device's last task
+    done_f, done_b = {}, {}
+    for i in range(dp):
+        for k in range(pp):
+            warm = min(pp - k - 1, microbatches)
+            order = [("F", u) for u in range(warm)]
+            f_next, b_next = warm, 0
+            while b_next < microbatches:
+                if f_next < microbatches:
+                    order.append(("F", f_next))
+                    f_next += 1
+                order.append(("B", b_next))
+                b_next += 1
+            for kind, u in order:
+                tids = eng.add_compute([dev(j, i, k) for j in range(tp)], t_f if kind == "F" else t_b, tag=tag_base)
+                comp += tids.tolist()
+                for j in range(tp):
+                    if (j, i, k) in last:
+                        eng.add_dependencies(np.atleast_1d(last[(j, i, k)]), np.full(np.size(last[(j, i, k)]), tids[j]))
+                    (done_f if kind == "F" else done_b)[(j, i, k, u)] = int(tids[j])
+                    last[(j, i, k)] = int(tids[j])
+                if tp > 1 and model.is_transformer:
+                    h = schedule_collective(eng, "allreduce", "auto", [dev(j, i, k) for j in range(tp)], act,
+                                            tag=tag_base + 1, after=tids.tolist())
+                    colls.append(h)
+                    for j in range(tp):
+                        last[(j, i, k)] = h.message_ids
+    for i in range(dp):
+        for k in range(pp):
+            for u in range(microbatches):
+                for j in range(tp):
+                    if k + 1 < pp:
+                        s = eng.send(dev(j, i, k), dev(j, i, k + 1), act / tp, tag=tag_base + 2,
+                                     after=[done_f[(j, i, k, u)]])
+                        eng.add_dependencies([s], [done_f[(j, i, k + 1, u)]])
+                        g = eng.send(dev(j, i, k + 1), dev(j, i, k), act / tp, tag=tag_base + 2,
+                                     after=[done_b[(j, i, k + 1, u)]])
+                        eng.add_dependencies([g], [done_b[(j, i, k, u)]])
+                        comp += [s, g]
+    if dp > 1:
+        for k in range(pp):
+            for j in range(tp):
+                colls.append(schedule_collective(eng, "allreduce", "auto", [dev(j, i, k) for i in range(dp)], grads,
+                                                 tag=tag_base + 3,
+                                                 after=np.concatenate([np.atleast_1d(last[(j, i, k)]) for i in range(dp)])))
+    return IterationHandle(np.asarray(comp, dtype=np.int64), colls, start)
