@@ -1,0 +1,57 @@
+"""The CLI of the training issue: JSON on stdout, progress on stderr, one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, "-m", "sim_core", *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_collective_json():
+    rc, out, err = run("collective", "--arch", "dgx-a100", "--nodes", "1", "--op", "allreduce", "--algo", "ring",
+                       "--bytes", "4e9", "--json")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert {"time_s", "algbw_GBps", "busbw_GBps", "algo", "bottleneck_link_kind"} <= set(r)
+    assert r["bottleneck_link_kind"] == "nvlink" and r["algo"] == "ring"
+    rc, out, _ = run("collective", "--arch", "dgx-a100", "--nodes", "2", "--algo", "auto", "--bytes", "1e9", "--json")
+    assert json.loads(out)["algo"] == "hierarchical"
+
+
+def test_train_json_and_progress_on_stderr():
+    rc, out, err = run("train", "--arch", "dgx-a100", "--nodes", "4", "--model", "gpt", "--layers", "24", "--hidden",
+                       "2304", "--heads", "24", "--seq", "2048", "--vocab", "51200", "--batch", "512", "--tp", "1",
+                       "--pp", "1", "--tokens", "300e9", "--json")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert {"iteration_s", "tflops_per_device", "share_of_peak", "breakdown_s", "memory_per_device_GB",
+            "time_to_train_s"} <= set(r)
+    assert isinstance(r["breakdown_s"], dict)
+    assert "simulating" in err
+
+
+def test_compare_json_one_row_per_preset():
+    rc, out, err = run("compare", "--model", "gpt3-175b", "--tokens", "300e9", "--json", "--power-kw", "60")
+    assert rc == 0, err
+    rows = json.loads(out)
+    assert len(rows) >= 6 and all("arch" in r and "basis" in r for r in rows)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("train", "--nodes", "4", "--tp", "3", "--model", "bert-large"), "must equal"),
+    (("train", "--nodes", "1", "--model", "gpt3-175b"), "too much"),
+    (("train", "--nodes", "0"), "allowed whole numbers"),
+    (("collective", "--bytes", "-1"), "must be a finite number > 0"),
+    (("train", "--model", "gpt", "--layers", "4"), "needs"),
+    (("collective", "--arch", "tpu-v4", "--nodes", "2"), "only for cluster"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle):
+    rc, out, err = run(*args)
+    assert rc == 2 and out == ""
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
