@@ -355,6 +355,7 @@ class Engine:
         cycle or a dependency on work that never completes).
         """
         last = self.now_s
+        stalled = 0
         while True:
             self._admit_new()
             if self.idle():
@@ -362,7 +363,13 @@ class Engine:
             if self.now_s > max_time_s:
                 raise RuntimeError(f"work did not finish within {max_time_s:g} simulated seconds")
             ahead = self.next_event_s - self.now_s
+            before = (self.chunks_delivered, self.messages_done, self.rounds_total)
             self.step(max(dt_s, ahead * 1.000001) if math.isfinite(ahead) and ahead > 0 else dt_s)
+            moved = (self.chunks_delivered, self.messages_done, self.rounds_total) != before
+            stalled = 0 if moved or math.isfinite(self.next_event_s) else stalled + 1
+            if stalled >= 3:
+                raise RuntimeError(f"deadlock: {len(self.c_buf)} chunks wait for buffers that never free "
+                                   f"(simulated time {self.now_s:.6g} s)")
         waiting = np.flatnonzero(self.m_state[:self.m_count] == WAITING)
         if waiting.size:
             raise RuntimeError(f"{waiting.size} messages wait on dependencies that never complete")

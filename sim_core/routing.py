@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fabric import TILE, Fabric
+from .fabric import HUB, TILE, Fabric
 
 
 class Router:
@@ -62,23 +62,44 @@ class Router:
             return self._torus_column(dst)
         return self._bfs_column(dst)
 
-    def _bfs_column(self, dst: int) -> np.ndarray:
-        """Next link from every off-chip node towards ``dst``: shortest hops, d-mod-k spread."""
-        f = self.f
-        n_off = len(self.off_nodes)
-        src = self.off_index[f.link_src[self.off_links]]
-        dstn = self.off_index[f.link_dst[self.off_links]]
-        dist = np.full(n_off, -1, dtype=np.int64)
-        d0 = self.off_index[dst]
+    def _bfs_dist(self, d0: int, relay: np.ndarray) -> np.ndarray:
+        """Hops from every off-chip node to ``d0``, passing only through ``relay`` nodes."""
+        src, dstn = self._off_src, self._off_dst
+        dist = np.full(len(self.off_nodes), -1, dtype=np.int64)
         dist[d0] = 0
         frontier = np.array([d0])
         level = 0
         while frontier.size:  # BFS levels (the graph is symmetric): a loop over levels, not nodes
             level += 1
-            hit = np.isin(dstn, frontier) & (dist[src] < 0)
+            through = frontier[(frontier == d0) | relay[frontier]]
+            hit = np.isin(dstn, through) & (dist[src] < 0)
             frontier = np.unique(src[hit])
             dist[frontier] = level
-        good = (dist[dstn] >= 0) & (dist[dstn] == dist[src] - 1)
+        return dist
+
+    def _bfs_column(self, dst: int) -> np.ndarray:
+        """Next link from every off-chip node towards ``dst``: shortest hops, d-mod-k spread.
+
+        Chip hubs relay traffic only when there is no other way (CPU sockets behind a
+        socket that owns the NIC): GPUs forwarding for each other at both ends of a path
+        would close a cycle of buffer dependencies through the switches, and finite
+        buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
+        """
+        f = self.f
+        n_off = len(self.off_nodes)
+        if not hasattr(self, "_off_src"):
+            self._off_src = self.off_index[f.link_src[self.off_links]]
+            self._off_dst = self.off_index[f.link_dst[self.off_links]]
+            self._relay = f.node_kind[self.off_nodes] != HUB
+        src, dstn = self._off_src, self._off_dst
+        d0 = self.off_index[dst]
+        strict = self._bfs_dist(d0, self._relay)
+        loose = self._bfs_dist(d0, np.ones(n_off, dtype=bool))
+        use_strict = strict[src] >= 0
+        dist_here = np.where(use_strict, strict[src], loose[src])
+        dist_next = np.where(use_strict, strict[dstn], loose[dstn])
+        relay_ok = ~use_strict | (dstn == d0) | self._relay[dstn]
+        good = (dist_next >= 0) & (dist_next == dist_here - 1) & relay_ok
         g_links, g_src = self.off_links[good], src[good]
         order = np.lexsort((g_links, g_src))
         g_links, g_src = g_links[order], g_src[order]
