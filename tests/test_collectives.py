@@ -19,37 +19,18 @@ import pytest
 from sim_core import build_fabric, load_architecture
 from sim_core.collectives import (ALGORITHMS, OPS, SUPPORTED, choose_algorithm, collective_engine,
                                   run_collective, schedule_collective)
+from sim_core.collective_forms import crossbar, gamma_s_per_byte, message_s
 from sim_core.errors import SpecError
 
 CPM = 16  # chunks per message in these runs
 
 
-def crossbar(p: int):
-    spec = load_architecture("dgx-a100")
-    topo = spec.topology.model_copy(update={"chips_per_node": p, "nics_per_node": p})
-    spec = spec.model_copy(update={"topology": topo})
-    fab = build_fabric(spec, nodes=1, tiles=(1, 1))
-    return fab, [fab.device_node(d) for d in range(p)]
-
-
 def step_time(fab, src, dst, m: float, eng) -> float:
-    """Lone message time: m/B + (h-1) c/B + sum of latencies (h equal links).
-
-    The engine's receiver reads a buffer at the link rate, so a short last chunk waits
-    for the full chunk ahead of it: m counts as a whole number of chunks when it has
-    more than one.
-    """
-    path = eng.router.path(src, dst)
-    B = float(fab.link_bandwidth_Bps[path].min())
-    m = float(round(m))
-    c = min(m, float(eng.message_chunk_bytes(int(m))))
-    if m > c:
-        m = math.ceil(m / c) * c
-    return m / B + (len(path) - 1) * c / B + float(fab.link_latency_s[path].sum())
+    return message_s(fab, eng, src, dst, m)
 
 
 def gamma(fab) -> float:
-    return 3.0 / fab.spec.chip.memory_bandwidth_Bps
+    return gamma_s_per_byte(fab)
 
 
 def simulate(fab, ranks, op, algo, n):
