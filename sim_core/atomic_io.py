@@ -13,23 +13,15 @@ from pathlib import Path
 
 def write_atomic(path: str | os.PathLike, data: bytes | str, *, encoding: str = "utf-8") -> Path:
     """Replace ``path`` with ``data`` atomically; returns the path written."""
-    target = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def writer(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+
+    return write_atomic_with(path, writer)
 
 
 def write_atomic_with(path: str | os.PathLike, writer) -> Path:

@@ -162,20 +162,9 @@ class Router:
             out[k[at]] = f.tile_to_hub[chip[at], c[at]]
             mv = ~at
             if mv.any():
-                km, r, c, tr, tc = k[mv], r[mv], c[mv], tr[mv], tc[mv]
-                u = cur[km]
-                if f.on_chip_torus:
-                    dx = (tc - c) % C
-                    dy = (tr - r) % f.tile_rows
-                    xdir = np.where(dx <= C - dx, 0, 1)
-                    ydir = np.where(dy <= f.tile_rows - dy, 2, 3)
-                else:
-                    dx = tc - c
-                    dy = tr - r
-                    xdir = np.where(dx > 0, 0, 1)
-                    ydir = np.where(dy > 0, 2, 3)
-                direction = np.where(dx != 0, xdir, ydir)
-                out[km] = f.tile_link[u, direction]
+                km = k[mv]
+                direction, _ = self._dor(r[mv], c[mv], tr[mv], tc[mv])
+                out[km] = f.tile_link[cur[km], direction]
         # --- off-chip
         k = np.flatnonzero(~cur_tile)
         if k.size:
@@ -194,25 +183,29 @@ class Router:
     def _mesh_only(self, cur, dst, out):
         """Fast path for one chip with tile-to-tile traffic only (the NoC laboratory)."""
         f = self.f
-        C, R = f.tile_cols, f.tile_rows
+        C = f.tile_cols
         if self._tile_rc is None:  # gathers beat integer division on the hot path
             self._tile_rc = np.divmod(np.arange(self.T, dtype=np.int64), C)
         rows, cols = self._tile_rc
-        r, c, tr, tc = rows[cur], cols[cur], rows[dst], cols[dst]
+        direction, arrived = self._dor(rows[cur], cols[cur], rows[dst], cols[dst])
+        out = f.tile_link[cur, direction].astype(np.int64)
+        out[arrived] = -1
+        return out
+
+    def _dor(self, r, c, tr, tc):
+        """Dimension-order step from tile (r, c) towards (tr, tc): x first, then y; on a torus
+        the shorter way round (ties positive). Returns (direction index into DIRS, arrived)."""
+        f = self.f
+        C, R = f.tile_cols, f.tile_rows
         if f.on_chip_torus:
-            dx = (tc - c) % C
-            dy = (tr - r) % R
+            dx, dy = (tc - c) % C, (tr - r) % R
             xdir = np.where(dx <= C - dx, 0, 1)
             ydir = np.where(dy <= R - dy, 2, 3)
         else:
-            dx = tc - c
-            dy = tr - r
+            dx, dy = tc - c, tr - r
             xdir = np.where(dx > 0, 0, 1)
             ydir = np.where(dy > 0, 2, 3)
-        direction = np.where(dx != 0, xdir, ydir)
-        out = f.tile_link[cur, direction].astype(np.int64)
-        out[(dx == 0) & (dy == 0)] = -1
-        return out
+        return np.where(dx != 0, xdir, ydir), (dx == 0) & (dy == 0)
 
     def path(self, src: int, dst: int) -> list[int]:
         """The links one message takes (for inspection, CLI and tests; not used per step)."""

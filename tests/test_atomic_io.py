@@ -17,23 +17,11 @@ def test_write_replaces_the_file(tmp_path):
 def test_a_write_that_fails_midway_keeps_the_old_file(tmp_path, monkeypatch):
     p = tmp_path / "arch.toml"
     p.write_text("good")
-    real_fdopen = os.fdopen
 
-    class DiskFull:
-        def __init__(self, fh):
-            self.fh = fh
+    def full_disk(fd):  # half the data reached the disk, then it filled up
+        raise OSError(28, "No space left on device")
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
-
-        def write(self, data):
-            self.fh.write(data[: len(data) // 2])
-            raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: DiskFull(real_fdopen(fd, mode)))
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError, match="No space"):
         write_atomic(p, "x" * 10_000)
     assert p.read_text() == "good"
