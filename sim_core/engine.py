@@ -69,7 +69,8 @@ class Engine:
     (``l < L``: receive buffer of link l, i.e. on or after link l; ``L + l``: injection
     queue of link l); c_seq int64 position in that buffer; c_nxt int64 next link (-1: at
     its destination); c_start float64 when it started on its current link; c_ready
-    float64 when it is wholly in its current buffer; c_size int64 bytes.
+    float64 when it is wholly in its current buffer; c_size int64 bytes; c_slot int64 the
+    receive-buffer slot it holds (an index into ``slot_free``, -1 in an injection queue).
     """
 
     def __init__(self, fabric: Fabric, *, chunk_bytes: int = 1 << 20, buffer_chunks: int = 4,
@@ -126,6 +127,8 @@ class Engine:
         z_i, z_f = np.zeros(0, dtype=np.int64), np.zeros(0)
         self.c_msg, self.c_dst, self.c_buf, self.c_seq, self.c_nxt = z_i, z_i, z_i, z_i, z_i
         self.c_start, self.c_ready, self.c_size = z_f, z_f, z_i
+        self.c_slot = z_i
+        self.b_slot_next = self.slot_base.copy()  # (L,) absolute index of each link's next slot
         self._alloc_messages(1024)
         self.e_from = z_i
         self.e_to = z_i
@@ -170,7 +173,7 @@ class Engine:
 
     _M_FIELDS = ("m_src", "m_dst", "m_size", "m_kind", "m_state", "m_tag", "m_retain", "m_has_dep",
                  "m_deps", "m_left", "m_delay", "m_duration", "m_ready", "m_created", "m_release", "m_finish")
-    _C_FIELDS = ("c_msg", "c_dst", "c_buf", "c_seq", "c_nxt", "c_start", "c_ready", "c_size")
+    _C_FIELDS = ("c_msg", "c_dst", "c_buf", "c_seq", "c_nxt", "c_start", "c_ready", "c_size", "c_slot")
 
     def _grow_messages(self, need: int) -> None:
         new_cap = max(self.m_cap * 2, self.m_count + need)
@@ -454,6 +457,7 @@ class Engine:
         self.c_start = np.concatenate([self.c_start, rel])
         self.c_ready = np.concatenate([self.c_ready, rel])
         self.c_size = np.concatenate([self.c_size, csize])
+        self.c_slot = np.concatenate([self.c_slot, np.full(csize.size, -1, dtype=np.int64)])
 
     def _round(self, t1: float) -> bool:
         progressed = self._materialize_due(t1)
@@ -533,14 +537,15 @@ class Engine:
         tail = self.b_tail[l]
         occ = tail - self.b_head[l]
         slots = self.slots[l]
-        base = self.slot_base[l]
-        st = self.slot_free[base + tail % slots]
+        nxt_slot = self.b_slot_next[l]
+        st = self.slot_free[nxt_slot]
         if self._has_rings:
             ring_next = self.buf_ring[l]
             bubble = (ring_next >= 0) & (self.buf_ring[b] != ring_next)
             full = occ + 1 + bubble > slots
             if bubble.any():
-                st2 = self.slot_free[base + (tail + 1) % slots]
+                base = self.slot_base[l]
+                st2 = self.slot_free[base + (nxt_slot - base + 1) % slots]
                 st = np.where(bubble, np.maximum(st, st2), st)
         else:
             full = occ >= slots
@@ -576,10 +581,14 @@ class Engine:
         if rb.any():
             ob = old[rb]
             self.b_since[ob] = sw[rb] + size[rb] / self.bw[ob]
-            self.slot_free[self.slot_base[ob] + self.c_seq[cw[rb]] % self.slots[ob]] = sw[rb] + ser[rb]
+            self.slot_free[self.c_slot[cw[rb]]] = sw[rb] + ser[rb]
         ns = self.b_tail[lw]
         self.b_tail[lw] = ns + 1
-        self.slot_free[self.slot_base[lw] + ns % self.slots[lw]] = INF
+        slot = self.b_slot_next[lw]
+        self.slot_free[slot] = INF
+        self.c_slot[cw] = slot
+        base = self.slot_base[lw]
+        self.b_slot_next[lw] = np.where(slot + 1 - base == self.slots[lw], base, slot + 1)
         end = sw + ser
         self.c_buf[cw] = lw
         self.c_seq[cw] = ns
@@ -597,7 +606,7 @@ class Engine:
 
     def _deliver(self, dd, t) -> None:
         bd = self.c_buf[dd]
-        self.slot_free[self.slot_base[bd] + self.c_seq[dd] % self.slots[bd]] = t
+        self.slot_free[self.c_slot[dd]] = t
         self.b_head[bd] += 1
         self.b_since[bd] = t + self.c_size[dd] / self.bw[bd]
         self.c_buf[dd] = self.SENTINEL
@@ -730,7 +739,7 @@ class Engine:
     _SCALARS = ("now_s", "step_count", "bytes_injected", "bytes_delivered", "chunks_created", "chunks_delivered",
                 "messages_done", "m_cap",
                 "m_count", "_has_dependents", "rounds_total", "chunks_delivered_step")
-    _ARRAYS = ("b_head", "b_tail", "b_since", "link_free", "rr_last", "slot_free", "busy_step", "busy_carry",
+    _ARRAYS = ("b_head", "b_tail", "b_since", "b_slot_next", "link_free", "rr_last", "slot_free", "busy_step", "busy_carry",
                "link_busy_total_s", "link_bytes_total", "node_busy_step", "e_from", "e_to", "sched_ids",
                "sched_t", "run_ids", "run_t", "m_free") + _C_FIELDS + _M_FIELDS
 

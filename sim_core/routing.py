@@ -145,7 +145,7 @@ class Router:
         f = self.f
         T, per, C = self.T, self.per, f.tile_cols
         out = np.full(cur.shape, -1, dtype=np.int64)
-        if self.table.shape[1] == 0 and cur.size and cur.max() < T and dst.max() < T and f.n_chips == 1:
+        if f.n_chips == 1 and cur.size and cur.max() < T and dst.max() < T:
             return self._mesh_only(cur, dst, out)
         cur_tile = cur < T
         dst_tile = dst < T
@@ -186,9 +186,10 @@ class Router:
         C = f.tile_cols
         if self._tile_rc is None:  # gathers beat integer division on the hot path
             self._tile_rc = np.divmod(np.arange(self.T, dtype=np.int64), C)
+            self._tile_link_flat = f.tile_link.astype(np.int64).ravel()
         rows, cols = self._tile_rc
         direction, arrived = self._dor(rows[cur], cols[cur], rows[dst], cols[dst])
-        out = f.tile_link[cur, direction].astype(np.int64)
+        out = self._tile_link_flat[cur * 4 + direction]
         out[arrived] = -1
         return out
 
@@ -199,12 +200,12 @@ class Router:
         C, R = f.tile_cols, f.tile_rows
         if f.on_chip_torus:
             dx, dy = (tc - c) % C, (tr - r) % R
-            xdir = np.where(dx <= C - dx, 0, 1)
-            ydir = np.where(dy <= R - dy, 2, 3)
+            xdir = dx > C - dx          # 0: +x, 1: -x
+            ydir = 2 + (dy > R - dy)    # 2: +y, 3: -y
         else:
             dx, dy = tc - c, tr - r
-            xdir = np.where(dx > 0, 0, 1)
-            ydir = np.where(dy > 0, 2, 3)
+            xdir = dx < 0
+            ydir = 2 + (dy < 0)
         return np.where(dx != 0, xdir, ydir), (dx == 0) & (dy == 0)
 
     def path(self, src: int, dst: int) -> list[int]:
