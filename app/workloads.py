@@ -104,12 +104,16 @@ class Collective(RepeatingWorkload):
             raise ValueError(f"collective {op!r}: allowed {', '.join(collectives.OPS)}")
         if algo != "auto" and algo not in collectives.SUPPORTED[op]:
             raise ValueError(f"algorithm {algo!r} for {op}: allowed auto, {', '.join(collectives.SUPPORTED[op])}")
-        if fabric.n_chips < 2:
+        per = fabric.tile_rows * fabric.tile_cols
+        if fabric.n_chips < 2 and per < 2:
             raise ValueError("a collective needs at least 2 devices; raise the chip count")
         self.op, self.algo, self.nbytes = op, algo, float(nbytes)
-        per = fabric.tile_rows * fabric.tile_cols
         devices = np.arange(fabric.n_chips)
-        if channels > 0:
+        if fabric.n_chips < 2:
+            # One device holding the whole model (a wafer): the reduction runs between its
+            # cores, over the on-chip mesh, as one rank per spread-out core.
+            self.lanes = [spread_tiles(fabric.tile_rows, fabric.tile_cols, max(2, channels or 8))]
+        elif channels > 0:
             k = min(channels, max(1, MAX_MESSAGES_PER_ROUND // (2 * fabric.n_chips ** 2)))
             lanes = spread_tiles(fabric.tile_rows, fabric.tile_cols, k)
             self.lanes = [devices * per + int(t) for t in lanes]
@@ -161,6 +165,37 @@ class DataParallelIteration(Collective):
             self.algo_used = h.algo
             ids.append(h.message_ids)
         return np.concatenate(ids)
+
+
+class TensorTransfer(RepeatingWorkload):
+    """One tensor copied from device ``src`` to device ``dst`` (default: the last), repeated.
+
+    The tensor is spread over ``lanes`` tiles of the source chip and lands on the same
+    tiles of the destination chip, so its chunks cross both meshes and the links between.
+    """
+
+    kind = "transfer"
+
+    def __init__(self, fabric, *, src: int = 0, dst=None, nbytes: float = 8e6, lanes: int = 8, tag_base: int = 0):
+        super().__init__(fabric, tag_base=tag_base)
+        n = fabric.n_chips
+        dst = n - 1 if dst is None else int(dst)
+        if n < 2:
+            raise ValueError("a transfer needs at least 2 devices; raise the chip count")
+        if not (0 <= src < n and 0 <= dst < n) or src == dst:
+            raise ValueError(f"src {src}, dst {dst}: allowed two different devices 0 to {n - 1}")
+        if not (1.0 <= nbytes <= 1e12):
+            raise ValueError(f"nbytes {nbytes:g}: allowed 1 B to 1 TB")
+        self.src, self.dst, self.nbytes = int(src), dst, float(nbytes)
+        per = fabric.tile_rows * fabric.tile_cols
+        tiles = spread_tiles(fabric.tile_rows, fabric.tile_cols, min(lanes, max(1, int(nbytes))))
+        self.src_nodes = self.src * per + tiles
+        self.dst_nodes = self.dst * per + tiles
+
+    def schedule_round(self, eng) -> np.ndarray:
+        k = self.src_nodes.size
+        return eng.add_messages(self.src_nodes, self.dst_nodes, np.full(k, self.nbytes / k),
+                                tag=self.tag_base + np.arange(k))
 
 
 class NocTraffic:
