@@ -36,12 +36,12 @@ def positive_float(text: str) -> float:
 def count(lo: int, hi: int):
     def parse(text: str) -> int:
         try:
-            v = int(float(text))
+            f = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if float(text) != v or not lo <= v <= hi:
+        if not math.isfinite(f) or f != int(f) or not lo <= f <= hi:
             raise argparse.ArgumentTypeError(f"{text!r}: allowed whole numbers {lo} to {hi:,}")
-        return v
+        return int(f)
     return parse
 
 
