@@ -62,6 +62,10 @@ class Engine:
         Seeds ``self.rng``, the only source of randomness (used by traffic generators).
     history : int
         Steps of metrics kept (a ring buffer).
+    source_queue_limit : int or None
+        Chunks an injection queue may hold before it refuses new synthetic
+        (``retain=False``) messages. None (default): unbounded, as open-loop NoC
+        measurement needs; the app sets a limit so a saturated scene keeps constant memory.
 
     Chunk state (C chunks in flight, arrays of shape (C,))
     ------------------------------------------------------
@@ -74,7 +78,8 @@ class Engine:
     """
 
     def __init__(self, fabric: Fabric, *, chunk_bytes: int = 1 << 20, buffer_chunks: int = 4,
-                 seed: int = 0, max_chunks_per_message: int = 4096, history: int = 4096):
+                 seed: int = 0, max_chunks_per_message: int = 4096, history: int = 4096,
+                 source_queue_limit: int | None = None):
         if chunk_bytes < 1 or buffer_chunks < 1:
             raise ValueError("chunk_bytes and buffer_chunks must be >= 1")
         self.f = fabric
@@ -84,6 +89,7 @@ class Engine:
         self.chunk_bytes = int(chunk_bytes)
         self.buffer_chunks = int(buffer_chunks)
         self.max_chunks_per_message = int(max_chunks_per_message)
+        self.source_queue_limit = source_queue_limit
         L = fabric.n_links
         self.L = L
         self.NB = 2 * L + 1
@@ -140,6 +146,8 @@ class Engine:
         self.bytes_delivered = 0
         self.chunks_created = 0
         self.chunks_delivered = 0
+        self.messages_refused = 0
+        self.bytes_refused = 0
         self.chunks_delivered_step = 0
         self.messages_done = 0
         self.log = _CompletionLog()
@@ -418,9 +426,29 @@ class Engine:
             self.bytes_delivered += int(self.m_size[ids[local]].sum())
             self._complete(ids[local], t[local])
         ids, t = ids[~local], t[~local]
+        if ids.size and self.source_queue_limit is not None:
+            ids, t = self._refuse_at_full_sources(ids, t)
         if ids.size:
             self._make_chunks(ids, t)
         return True
+
+    def _refuse_at_full_sources(self, ids: np.ndarray, t: np.ndarray):
+        """Drop synthetic (non-retained) messages whose injection queue is already full.
+
+        Open-loop traffic past saturation would grow source queues without bound; a
+        visualizer left running must keep constant memory, so a full source refuses new
+        packets (counted in ``messages_refused`` / ``bytes_refused``, never injected).
+        """
+        first = self.router.next_link(self.m_src[ids], self.m_dst[ids]).astype(np.int64)
+        q = self.L + first
+        full = ((self.b_tail[q] - self.b_head[q]) >= self.source_queue_limit) & ~self.m_retain[ids]
+        if full.any():
+            gone = ids[full]
+            self.messages_refused += gone.size
+            self.bytes_refused += int(self.m_size[gone].sum())
+            self.m_state[gone] = FREE
+            self.m_free = np.concatenate([self.m_free, gone])
+        return ids[~full], t[~full]
 
     def message_chunk_bytes(self, size_bytes) -> np.ndarray:
         """Chunk size used for messages of these sizes (bytes, int64)."""
@@ -737,6 +765,7 @@ class Engine:
 
     # ------------------------------------------------------------------ snapshots
     _SCALARS = ("now_s", "step_count", "bytes_injected", "bytes_delivered", "chunks_created", "chunks_delivered",
+                "messages_refused", "bytes_refused",
                 "messages_done", "m_cap",
                 "m_count", "_has_dependents", "rounds_total", "chunks_delivered_step")
     _ARRAYS = ("b_head", "b_tail", "b_since", "b_slot_next", "link_free", "rr_last", "slot_free", "busy_step", "busy_carry",

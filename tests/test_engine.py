@@ -223,3 +223,18 @@ def test_repeating_work_keeps_constant_memory_with_forget():
     assert sizes[-1] == sizes[10], "message pool and edges stop growing once ids are recycled"
     with pytest.raises(ValueError):
         eng.forget([eng.send(0, 2, 1e4)])
+
+
+def test_a_source_queue_limit_keeps_a_saturated_mesh_bounded_and_conserving():
+    fab = build_mesh_fabric(4, bandwidth_Bps=FLIT_BYTES / CYCLE_S)
+    sizes = {}
+    for limit in (None, 16):
+        eng = Engine(fab, chunk_bytes=FLIT_BYTES, seed=2, source_queue_limit=limit)
+        eng.attach_traffic(SyntheticTraffic(fab, "hotspot", 1.0, flit_bytes=FLIT_BYTES, cycle_s=CYCLE_S))
+        for _ in range(300):
+            eng.step(4 * CYCLE_S)
+            _check_conservation(eng)
+        sizes[limit] = len(eng.c_buf)
+    assert sizes[16] <= 16 * 4 * 16 + 64  # at most `limit` per injection queue, plus the network
+    assert sizes[None] > 3 * sizes[16]
+    assert eng.messages_refused > 0 and eng.bytes_refused > 0
