@@ -4,6 +4,8 @@
     python -m app --scene wafer                     # another built-in scenario
     python -m app --scene default --frames 120 --screenshot out.png
     python -m app --benchmark --frames 600 --json   # wafer 64x64; --scene dgx16 for the cluster
+    python -m app --scene leaving-the-chip          # a scene file (shipped name or path), beat by beat
+    python -m app --scene scenes/4-congestion.toml --record out.mp4 --fps 30   # or out.gif, no window
 """
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ BENCHMARK_DEFAULT = "wafer"
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="meshscope", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scene", help=f"built-in scenario: {', '.join(SCENARIOS)}")
+    p.add_argument("--scene", help=f"a scene file path, a shipped scene's name, or a built-in scenario: "
+                                   f"{', '.join(SCENARIOS)}")
+    p.add_argument("--record", metavar="OUT", help="render the whole scene to OUT (.mp4 or .gif) without a window")
+    p.add_argument("--fps", type=int, default=30, help="frames per second of --record (default 30)")
+    p.add_argument("--width", type=int, default=None, help="--record: video width in pixels (default: window)")
+    p.add_argument("--presenter", action="store_true", help="start a scene in presenter mode (full screen)")
+    p.add_argument("--browser", action="store_true", help="open the scene browser (with --screenshot: of it)")
     p.add_argument("--frames", type=int, default=None, help="frames to run headless")
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen and write the window picture")
     p.add_argument("--benchmark", action="store_true", help="measure frame times offscreen (1280x800)")
@@ -35,10 +43,13 @@ def main(argv=None) -> int:
         from .main_window import APP_VERSION
         print(f"meshscope {APP_VERSION}")
         return 0
-    headless = bool(args.screenshot or args.benchmark)
+    headless = bool(args.screenshot or args.benchmark or args.record)
     if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from . import headless as hl
+    if args.record or (args.scene and args.scene not in SCENARIOS) or args.browser:
+        from . import scene_cli
+        return scene_cli.run(args)
     if args.benchmark:
         return hl.run_benchmark(args.scene or BENCHMARK_DEFAULT, args.frames or 600, args.json, args.size or "1280x800")
     if args.screenshot:

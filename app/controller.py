@@ -54,6 +54,7 @@ class Controller(QObject):
         """Swap in a new simulation (architecture or workload changed); keeps play state."""
         self.sim = sim
         self.engine = sim.engine
+        self.followers = []  # further simulations on the same clock (side-by-side panes)
         self.display_t = 0.0
         self.history: deque = deque()
         self._history_bytes = 0
@@ -87,8 +88,10 @@ class Controller(QObject):
             self.frame.emit()
 
     def step_back(self) -> bool:
-        """Rewind to the latest kept snapshot before now; False if none is left."""
+        """Rewind to the latest kept snapshot before now; False if none is left (or panes are locked)."""
         self.pause()
+        if self.followers:
+            return False  # snapshots hold the first pane only; rewinding it alone would break lock-step
         while self.history:
             snap, wstate, t = self.history.pop()
             self._history_bytes -= _snap_bytes(snap)
@@ -102,8 +105,9 @@ class Controller(QObject):
 
     def reset(self) -> None:
         """Back to time zero: the same scenario, replayed from the start."""
-        self.engine.reset()
-        self.sim.workload.set_state(self.sim.workload.initial_state())
+        for s in [self.sim, *self.followers]:
+            s.engine.reset()
+            s.workload.set_state(s.workload.initial_state())
         self.display_t = 0.0
         self.history.clear()
         self._history_bytes = 0
@@ -152,6 +156,8 @@ class Controller(QObject):
     def _guarded_step(self, dt: float) -> bool:
         try:
             self.engine.step(dt)
+            for f in self.followers:  # lock-step: one clock, the same dt for every pane
+                f.engine.step(dt)
             return True
         except Exception as exc:  # the run stops, the app does not
             self.pause()
