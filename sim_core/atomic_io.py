@@ -11,6 +11,16 @@ import tempfile
 from pathlib import Path
 
 
+def _mode_for(target: Path) -> int:
+    """The replaced file's mode, or what a plain ``open(..., "w")`` would give (0666 & ~umask)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | str, *, encoding: str = "utf-8") -> Path:
     """Replace ``path`` with ``data`` atomically; returns the path written."""
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
@@ -36,6 +46,7 @@ def write_atomic_with(path: str | os.PathLike, writer) -> Path:
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, _mode_for(target))  # mkstemp makes 0600; a saved file gets the usual mode
         os.replace(tmp, target)
     except BaseException:
         try:

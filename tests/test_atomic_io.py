@@ -41,3 +41,15 @@ def test_writer_that_raises_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_atomic_with(target, lambda tmp: open(tmp, "wb").write(b"GIF89a whole"))
     assert target.read_bytes() == b"GIF89a whole"
+
+
+def test_new_files_get_the_usual_mode_and_replaced_files_keep_theirs(tmp_path):
+    fresh = write_atomic(tmp_path / "new.csv", "a,b\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+    kept = tmp_path / "script.toml"
+    kept.write_text("x")
+    kept.chmod(0o640)
+    write_atomic(kept, "y")
+    assert kept.stat().st_mode & 0o777 == 0o640
