@@ -7,6 +7,7 @@ issue maps TOML scene files onto the same dataclass.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,43 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+SOURCE_QUEUE_LIMIT = 256  # chunks per injection queue; past it synthetic packets are refused (constant memory)
+
+# Workload parameter -> (low, high, integer?, why). Checked before anything is built, so
+# a typed-in 1e308 or NaN ends in one message instead of an overflow deep in a schedule.
+PARAM_LIMITS = {
+    "rate": (0.0, 1.0, False, "flits per core per cycle"),
+    "packet_flits": (1, 1024, True, "flits per packet"),
+    "src": (0, 1 << 24, True, "a device index"),
+    "dst": (0, 1 << 24, True, "a device index"),
+    "nbytes": (1.0, 1e12, False, "1 B to 1 TB per tensor"),
+    "channels": (0, 64, True, "parallel channels; 0: device hubs as ranks"),
+    "params": (1.0, 1e13, False, "model parameters, up to 10 trillion"),
+    "tokens_per_device": (1, 1 << 24, True, "tokens per device per iteration"),
+}
+TEXT_PARAMS = ("pattern", "op", "algo")
+
+
+def check_params(source: str, params: dict, prefix: str = "params") -> None:
+    """Raise ``SpecError(source, f"{prefix}.{key}", ...)`` for a parameter of the wrong type or range."""
+    for key, value in params.items():
+        where = f"{prefix}.{key}"
+        if key in TEXT_PARAMS:
+            if not isinstance(value, str):
+                raise SpecError(source, where, value, "a name (text)")
+            continue
+        if key not in PARAM_LIMITS:
+            continue  # unknown keys are the schema's business; workloads ignore them
+        lo, hi, integer, why = PARAM_LIMITS[key]
+        if key == "dst" and value is None:
+            continue
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type:
+            raise SpecError(source, where, value, f"{'an integer' if integer else 'a number'} {lo:g} to {hi:g} ({why})")
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise SpecError(source, where, value, f"{lo:g} to {hi:g} ({why})")
+
+
 @dataclass
 class Simulation:
     """A scenario brought to life: its spec, fabric, engine and workload."""
@@ -120,11 +158,12 @@ def build_simulation(scenario: Scenario) -> Simulation:
         raise SpecError(src, "chunk_bytes", scenario.chunk_bytes, "1 B to 1 GiB")
     if not (1 <= scenario.buffer_chunks <= 1024):
         raise SpecError(src, "buffer_chunks", scenario.buffer_chunks, "1 to 1024 chunks")
+    check_params(src, scenario.params)
     eng = Engine(fab, chunk_bytes=scenario.chunk_bytes, buffer_chunks=scenario.buffer_chunks,
-                 seed=scenario.seed, history=4096)
+                 seed=scenario.seed, history=4096, source_queue_limit=SOURCE_QUEUE_LIMIT)
     try:
         workload = make_workload(fab, scenario.workload, scenario.params)
-    except ValueError as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise SpecError(src, f"params ({scenario.workload})", scenario.params, str(exc)) from exc
     eng.attach_traffic(workload)
     rate = scenario.sim_rate_s or auto_rate(fab, scenario.chunk_bytes)

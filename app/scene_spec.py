@@ -116,8 +116,8 @@ class Check(BaseModel):
 
     model_config = _STRICT
     value: str = Field(max_length=80, description="Name of a value the study (or the panes) computes.")
-    at_least: float | None = Field(None, description="Lower bound (inclusive).")
-    at_most: float | None = Field(None, description="Upper bound (inclusive).")
+    at_least: float | None = Field(None, allow_inf_nan=False, description="Lower bound (inclusive).")
+    at_most: float | None = Field(None, allow_inf_nan=False, description="Upper bound (inclusive).")
     says: str = Field("", max_length=200, description="The claim, in words, shown with the measured value.")
 
 
@@ -158,6 +158,7 @@ def parse_scene(doc: dict, source: str) -> Scene:
     except ValidationError as exc:
         raise _scene_error(source, exc, doc) from None
     _check_names(scene, source)
+    check_scene_paths(scene, source)
     return scene
 
 
@@ -186,12 +187,59 @@ def _check_names(scene: Scene, source: str) -> None:
     from .studies import STUDIES
     if scene.study not in STUDIES:
         raise SpecError(source, "study", scene.study, f"one of {', '.join(STUDIES)}")
+    from .scenario import check_params  # values: the same limits the parameter panel and rebuilds use
     kinds = {p.workload for p in scene.panes}
     allowed = sorted({k for kind in kinds for k in PARAM_KEYS[kind]})
+    for i, pane in enumerate(scene.panes):
+        check_params(source, pane.params, f"panes[{i}].params")
     for i, beat in enumerate(scene.beats):
         for k in beat.set:
             if k not in allowed:
                 raise SpecError(source, f"beats[{i}].set.{k}", beat.set[k], f"a workload parameter: {', '.join(allowed)}")
+        check_params(source, beat.set, f"beats[{i}].set")
+
+
+STUDY_ARCH_KEYS = ("architecture", "preset", "presets")
+
+
+def allowed_roots(scene_dir: Path) -> list[Path]:
+    """Folders a scene may read files from: its own folder and the shipped presets."""
+    from importlib import resources
+    return [scene_dir.resolve(), Path(str(resources.files("sim_core") / "presets")).resolve()]
+
+
+def check_scene_paths(scene: Scene, source: str) -> None:
+    """Refuse file paths that leave the scene's folder (``../../etc/passwd``, ``/home/x.toml``).
+
+    A pane's ``architecture`` is a preset id or a ``.toml`` path resolved against the scene's
+    folder (as ``scene_runner`` does); after resolving symlinks it must lie in
+    ``allowed_roots``. Studies resolve names against the working directory, so their
+    architecture parameters must be preset ids.
+    """
+    from sim_core import preset_ids
+    presets = preset_ids()
+    roots = allowed_roots(Path(source).parent)
+    for i, pane in enumerate(scene.panes):
+        arch = pane.architecture
+        if arch in presets:
+            continue
+        where = f"panes[{i}].architecture"
+        if not arch.endswith(".toml"):
+            raise SpecError(source, where, arch, f"a preset id ({', '.join(presets)}) or a .toml file path")
+        try:
+            target = (Path(source).parent / arch).resolve()
+        except (OSError, ValueError, RuntimeError):  # NUL bytes, symlink loops
+            target = Path("/nonexistent-invalid")
+        if not any(target.is_relative_to(r) for r in roots):
+            raise SpecError(source, where, arch, "a .toml file inside the scene's folder or the shipped presets "
+                            "(scenes cannot read files elsewhere)")
+    for key in STUDY_ARCH_KEYS:
+        value = scene.study_params.get(key)
+        names = value if isinstance(value, list) else [value]
+        for j, name in enumerate(names):
+            if value is not None and name not in presets:
+                field = f"study_params.{key}" + (f"[{j}]" if isinstance(value, list) else "")
+                raise SpecError(source, field, name, f"a preset id: {', '.join(presets)} (studies read no files)")
 
 
 def shipped_scenes() -> dict[str, Path]:
