@@ -7,6 +7,7 @@ chart draws and ``why``: "simulated", a closed form, or the source of a figure. 
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -15,7 +16,10 @@ import numpy as np
 from sim_core import build_fabric, collectives, experiments, load_architecture
 from sim_core.noc import run_noc, throughput_bound
 
-from . import training_bridge as tb
+from sim_core import training
+from sim_core.models import load_model
+
+from . import training_studies as ts
 
 AI_COMPUTE_SOURCE = "Amodei and Hernandez, 'AI and Compute', OpenAI 2018 (hardware.md)"
 # (name, petaflop/s-days, year as decimal: publication month, approximate)
@@ -119,43 +123,78 @@ def congestion(p: dict, fast: bool) -> StudyResult:
     return r
 
 
-def _iterations(presets: list[str], model: str, devices: list[int]) -> list[dict]:
-    return [tb.iteration(pre, model, d) for pre, d in zip(presets, devices)]
-
-
 def training_compare(p: dict, fast: bool) -> StudyResult:
+    """The same model on each preset at the sizes given (servers, wafers or torus dims)."""
     presets = list(p.get("presets", ["wafer-wse2", "dgx-a100"]))
-    devices = list(p.get("devices", [1] * len(presets)))
+    sizes = list(p.get("sizes", [1] * len(presets)))
     model = str(p.get("model", "bert-large"))
-    its = _iterations(presets, model, devices)
-    r = StudyResult(f"One training iteration of {its[0]['model']}", "s",
-                    note=f"training backend: {tb.backend()}")
-    for it in its:
-        label = f"{it['name']} ({it['devices']} devices)"
-        r.add(label + " compute", it["compute_s"], it["why"]["compute_s"], group="compute")
-        r.add(label + " communication", it["comm_s"], it["why"]["comm_s"], group="communication")
-    t = {pre: it["iteration_s"] for pre, it in zip(presets, its)}
+    ests = [ts.estimate_on(pre, model, size) for pre, size in zip(presets, sizes)]
+    m = load_model(model)
+    r = StudyResult(f"One training iteration of {m.name or m.id} ({m.parameters() / 1e6:,.0f} M parameters, "
+                    f"batch {m.batch})", "s", note=ts.SIMULATED)
+    for est in ests:
+        ts.add_breakdown(r, ts.arch_label(est), est)
+    t = {pre: est["iteration_s"] for pre, est in zip(presets, ests)}
     base = presets[0]
+    for pre, est in zip(presets, ests):
+        r.put(f"{pre}.iteration_s", est["iteration_s"], ts.SIMULATED)
+        r.put(f"{pre}.chip_power_kW", est["devices"] * load_architecture(pre).chip.power_W / 1e3,
+              f"preset {pre}: devices x chip power")
+        if "time_to_train_days" in est:
+            r.put(f"{pre}.days_to_train", est["time_to_train_days"], f"{ts.SIMULATED}; budget {est['budget']}")
     for pre in presets[1:]:
-        r.put(f"{pre}_over_{base}", t[pre] / t[base], "simulated + closed form: iteration time ratio")
-    r.put("slowest_over_fastest", max(t.values()) / min(t.values()), "iteration time ratio")
+        r.put(f"{pre}_over_{base}", t[pre] / t[base], "sim_core.training: iteration time ratio")
+    r.put("slowest_over_fastest", max(t.values()) / min(t.values()), "sim_core.training: iteration time ratio")
+    return r
+
+
+def equal_power(p: dict, fast: bool) -> StudyResult:
+    """``training.compare``: every preset with the chips a fixed power budget buys, time to train."""
+    model = str(p.get("fast_model" if fast else "model", p.get("model", "gpt3-175b")))
+    power = float(p.get("fast_power_W" if fast else "power_W", p.get("power_W", 409600.0)))
+    presets = list(p.get("presets", ["cpu-cluster", "pcie-a100", "dgx-a100", "dgx-h100", "tpu-v4", "wafer-wse2"]))
+    rows = [row for row in training.compare(model, power_W=power, presets=presets, **ts.budget(model))
+            if "error" not in row]
+    m = load_model(model)
+    r = StudyResult(f"{m.name or m.id}: one iteration at equal chip power ({power / 1e3:,.1f} kW)", "s",
+                    note=f"{ts.SIMULATED}; each preset gets the chips {power / 1e3:,.1f} kW of chip power buys")
+    for row in rows:
+        ts.add_breakdown(r, ts.arch_label(row), row)
+    days = {row["arch"]: row["time_to_train_days"] for row in rows}
+    for arch, d in days.items():
+        r.put(f"{arch}.days_to_train", d, f"{ts.SIMULATED}; budget {rows[0]['budget']}")
+    slow = max(rows, key=lambda row: row["iteration_s"])
+    fastest = min(rows, key=lambda row: row["iteration_s"])
+    why = f"sim_core.training at {power / 1e3:,.1f} kW: {slow['arch']} / {fastest['arch']}"
+    r.put("slowest_over_fastest", slow["time_to_train_s"] / fastest["time_to_train_s"], "time to train, " + why)
+    for part, share in ts.add_gap(r, slow, fastest).items():
+        r.put(f"gap_share_{part.replace(' ', '_')}", share, f"share of the iteration-time gap, {why}")
     return r
 
 
 def scaling_out(p: dict, fast: bool) -> StudyResult:
-    gpus = [8, 16, 32, 64] if fast else list(p.get("gpus", [8, 16, 32, 64, 128, 256, 512, 1024]))
+    """``training.scaling``: a fixed model and global batch on more and more GPUs."""
+    gpus = list(p.get("fast_gpus", [8, 16, 32, 64, 128])) if fast else list(p.get("gpus", [8, 64, 512]))
     preset, model = str(p.get("preset", "dgx-a100")), str(p.get("model", "bert-large"))
-    r = StudyResult(f"{model} on {preset}: one iteration as GPUs are added", "s", note=f"backend: {tb.backend()}")
-    speed = []
-    for n in gpus:
-        it = tb.iteration(preset, model, n)
-        r.add(f"{n} GPUs compute", it["compute_s"], it["why"]["compute_s"], group="compute", x=n)
-        r.add(f"{n} GPUs communication", it["comm_s"], it["why"]["comm_s"], group="communication", x=n)
-        speed.append((n, it["iteration_s"], it["comm_s"] / it["iteration_s"]))
-    t0 = speed[0][1]
-    eff = [(t0 / t) / (n / speed[0][0]) for n, t, _ in speed]
-    r.put("efficiency_at_largest", eff[-1], f"simulated: speedup / GPU ratio at {gpus[-1]} GPUs")
-    r.put("comm_share_at_largest", speed[-1][2], f"simulated: communication share at {gpus[-1]} GPUs")
+    rows = [row for row in training.scaling(preset, model, gpus) if "error" not in row]
+    spec, m = load_architecture(preset), load_model(model)
+    r = StudyResult(f"{m.name or m.id} (batch {m.batch}) on {spec.name}: one iteration as GPUs are added", "s",
+                    note=f"{ts.SIMULATED}; global batch fixed, auto_plan's split at each size")
+    for row in rows:
+        est = {**row, "arch": preset, "devices": row["chips"]}
+        ts.add_breakdown(r, f"{row['chips']:,} GPUs", est, x=row["chips"])
+    shares = [ts.split(row["breakdown_s"])["communication"] / row["iteration_s"] for row in rows]
+    comm_over = [ts.split(row["breakdown_s"]) for row in rows]
+    cross = next((row["chips"] for row, s in zip(rows, comm_over) if s["communication"] >= s["compute"]), 0)
+    r.put("efficiency_at_largest", rows[-1]["efficiency"],
+          f"sim_core.training.scaling: samples/s per GPU at {rows[-1]['chips']} vs {rows[0]['chips']} GPUs")
+    r.put("comm_share_at_largest", shares[-1], f"sim_core.training: exposed communication share at "
+          f"{rows[-1]['chips']} GPUs")
+    r.put("max_comm_share", max(shares), "sim_core.training: largest exposed communication share")
+    r.put("comm_dominates_at", float(cross), "sim_core.training: fewest GPUs where exposed communication "
+          "exceeds compute (0: never in this range)")
+    r.put("speedup_at_largest", rows[0]["iteration_s"] / rows[-1]["iteration_s"],
+          "sim_core.training: iteration time at the smallest / at the largest count")
     return r
 
 
@@ -186,9 +225,16 @@ def none(p: dict, fast: bool) -> StudyResult:
 STUDIES = {
     "none": none, "latency_ladder": latency_ladder, "bisection": bisection,
     "allreduce_algorithms": allreduce_algorithms, "congestion": congestion, "training_compare": training_compare,
-    "scaling_out": scaling_out, "ai_compute": ai_compute,
+    "scaling_out": scaling_out, "equal_power": equal_power, "ai_compute": ai_compute,
 }
 
 
+_CACHE: dict[tuple, StudyResult] = {}
+
+
 def run_study(name: str, params: dict, fast: bool = False) -> StudyResult:
-    return STUDIES[name](dict(params), fast)
+    """The study's result; studies are deterministic, so each (name, params, fast) runs once a process."""
+    key = (name, repr(sorted(params.items())), fast)
+    if key not in _CACHE:
+        _CACHE[key] = STUDIES[name](dict(params), fast)
+    return copy.deepcopy(_CACHE[key])

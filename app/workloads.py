@@ -1,4 +1,4 @@
-"""Workloads the app puts on a fabric: NoC traffic, a tensor transfer, a ring collective.
+"""Workloads the app puts on a fabric: NoC traffic, a tensor transfer, a collective, training.
 
 Each workload is an ``Engine`` traffic generator (``__call__(eng, t0, t1)``) that keeps
 the fabric busy by starting its next round once the previous one has finished, so the
@@ -12,18 +12,21 @@ chip (where bandwidth drops by 10-100x) visible as a queue.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim_core import collectives
+from sim_core import SpecError, collectives, training
+from sim_core.models import load_model, model_ids
 from sim_core.traffic import PATTERNS, SyntheticTraffic
 
 WORKLOAD_KINDS = {
     "noc": "synthetic on-chip traffic: every core injects packets at a rate, in a pattern",
     "transfer": "one tensor copied from one device to another, over and over",
     "collective": "a collective (all-reduce, ...) over every device, with the algorithm NCCL would pick or yours",
-    "training": "one data-parallel training iteration: compute, then the gradient all-reduce",
+    "training": "one training iteration of a zoo model (sim_core.training): compute, tensor/pipeline "
+                "traffic, then the gradient all-reduce",
 }
 MAX_MESSAGES_PER_ROUND = 24_000
 def spread_tiles(rows: int, cols: int, k: int) -> np.ndarray:
@@ -135,36 +138,43 @@ class Collective(RepeatingWorkload):
         return np.concatenate(ids)
 
 
-class DataParallelIteration(Collective):
-    """Compute on every device, then the gradient all-reduce (data parallelism).
+def nearest_model(params: float) -> str:
+    """The zoo model whose parameter count is nearest ``params`` on a log scale."""
+    ids = model_ids()
+    return min(ids, key=lambda mid: abs(math.log(load_model(mid).parameters() / max(params, 1.0))))
 
-    A stand-in until ``sim_core.training`` offers ``schedule_iteration``: compute time is
-    6 x parameters x tokens FLOPs at the chip's sustained rate; gradients are 2 bytes per
-    parameter.
+
+class TrainingIteration(RepeatingWorkload):
+    """One training iteration of a zoo model, scheduled by ``sim_core.training.schedule_iteration``.
+
+    The same model ``training.estimate`` uses for its numbers: ``microbatches``
+    microbatches in 1F1B order on every pipeline stage, tensor-parallel all-reduces,
+    activations between stages, then the gradient all-reduce of every data-parallel
+    group. The plan is ``training.auto_plan``'s for the fabric's devices unless given.
+    Tags: ``tag_base`` + 0 compute, 1 TP, 2 PP, 3 DP (the particle colour).
     """
 
     kind = "training"
 
-    def __init__(self, fabric, *, params: float = 125e6, tokens_per_device: float = 2048, tag_base: int = 0,
-                 **kw):
-        chip = fabric.spec.chip
-        self.compute_s = 6.0 * params * tokens_per_device / (chip.peak_flops * chip.compute_efficiency)
-        super().__init__(fabric, op="allreduce", nbytes=2.0 * params, tag_base=tag_base, **kw)
-        self.params = params
-        self.tokens_per_device = tokens_per_device
+    def __init__(self, fabric, *, model: str = "bert-large", plan: training.Plan | None = None,
+                 microbatch: int | None = None, microbatches: int = 4, tag_base: int = 0):
+        super().__init__(fabric, tag_base=tag_base)
+        try:
+            self.model = load_model(model)
+            self.plan = plan or training.auto_plan(fabric.spec, self.model, fabric.n_chips)
+        except SpecError as exc:
+            raise ValueError(str(exc)) from None
+        if microbatch is not None:
+            dp = self.plan.dp or max(1, fabric.n_chips // (self.plan.tp * self.plan.pp))
+            self.plan = replace(self.plan, microbatch=max(1, min(int(microbatch), self.model.batch // dp or 1)))
+        self.microbatches = int(microbatches)
+        p = self.plan
+        self.algo_used = f"{self.model.id}, tp {p.tp} x pp {p.pp} x dp {p.dp}"
 
     def schedule_round(self, eng) -> np.ndarray:
-        hubs = self.f.chip_hub.astype(np.int64)
-        comp = eng.add_compute(hubs, self.compute_s, tag=self.tag_base)
-        start = eng.now_s + self.compute_s
-        ids = [comp]
-        for c, ranks in enumerate(self.lanes):
-            h = collectives.schedule_collective(eng, "allreduce", self.algo, ranks.tolist(),
-                                                self.nbytes / len(self.lanes), tag=self.tag_base + c, at_s=start,
-                                                gamma_s_per_byte=self.gamma)
-            self.algo_used = h.algo
-            ids.append(h.message_ids)
-        return np.concatenate(ids)
+        h = training.schedule_iteration(eng, self.f, self.model, self.plan, tag_base=self.tag_base,
+                                        microbatches=self.microbatches)
+        return h.message_ids
 
 
 class TensorTransfer(RepeatingWorkload):
@@ -239,7 +249,11 @@ def make_workload(fabric, kind: str, params: dict):
         return Collective(fabric, op=p.get("op", "allreduce"), algo=p.get("algo", "ring"),
                           nbytes=float(p.get("nbytes", 8e6)), channels=int(p.get("channels", 8)))
     if kind == "training":
-        return DataParallelIteration(fabric, params=float(p.get("params", 125e6)),
-                                     tokens_per_device=float(p.get("tokens_per_device", 2048)),
-                                     algo=p.get("algo", "auto"), channels=int(p.get("channels", 4)))
+        # The parameter panel offers "model (M params)" and "tokens / device": a model
+        # size picks the nearest zoo model, tokens per device its microbatch.
+        model = p.get("model") or nearest_model(float(p.get("params", 340e6)))
+        mb = None
+        if "tokens_per_device" in p:
+            mb = max(1, round(float(p["tokens_per_device"]) / load_model(model).seq))
+        return TrainingIteration(fabric, model=model, microbatch=mb)
     raise ValueError(f"workload {kind!r}: allowed {', '.join(WORKLOAD_KINDS)}")
