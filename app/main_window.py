@@ -18,7 +18,7 @@ from sim_core import LINK_KINDS, SpecError, __version__ as core_version, archite
 
 from . import render_model as rm
 from .actions import Actions
-from .comparison import compare
+from .comparison import compare, training_comparison
 from .controller import PLAYING, Controller
 from .inspector import Inspector, tooltip_text
 from .mesh_view import MeshView
@@ -43,6 +43,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.controller = Controller(sim, self)
         self._frames = 0
+        self.training_result: dict | None = None
         self._build_central()
         self._build_docks()
         self.actions = Actions(self)
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.rate_plot = DeliveryRatePlot()
         self.heatmap = LinkHeatmap()
         self.compare_plot = ComparisonPlot()
+        self.compare_plot.setMinimumHeight(230)  # eight stacked bars stay readable
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
         self.bottom_dock = self._dock("Comparison and mesh load", bottom, Qt.BottomDockWidgetArea)
         # The mesh is the show: give it most of the window by default (QSettings may override).
         self.resizeDocks([self.right_dock], [360], Qt.Horizontal)
-        self.resizeDocks([self.bottom_dock], [210], Qt.Vertical)
+        self.resizeDocks([self.bottom_dock], [260], Qt.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         d = QDockWidget(title, self)
@@ -198,7 +200,10 @@ class MainWindow(QMainWindow):
 
     def request_comparison(self) -> None:
         sc, f = self.sim.scenario, self.sim.fabric
-        if sc.workload not in ("collective", "training"):
+        if sc.workload == "training":
+            self.request_training_comparison()
+            return
+        if sc.workload != "collective":
             self.compare_plot.set_rows([])
             self.compare_plot.setTitle("Architecture comparison: pick a collective or training workload")
             return
@@ -211,6 +216,21 @@ class MainWindow(QMainWindow):
     def _on_compared(self, rows) -> None:
         self.compare_plot.setTitle("One round of this workload on every architecture")
         self.compare_plot.set_rows(rows, self.sim.spec.name)
+
+    def request_training_comparison(self) -> None:
+        """Iteration breakdown and time to train here and on every preset (sim_core.training), off the GUI thread."""
+        self.compare_plot.setTitle("Training: estimating this machine and every architecture (computing...)")
+        sim = self.sim
+        self.jobs.submit("compare", lambda progress: training_comparison(sim, progress), self._on_training_compared,
+                         lambda msg, details: self.statusBar().showMessage(f"training comparison failed: {msg}"))
+
+    def _on_training_compared(self, result: dict) -> None:
+        self.training_result = result
+        cur = result["current"]
+        rows = [cur] + [r for r in result["rows"] if "error" not in r]
+        notes = [f"  {r['days']:,.1f} days" if r.get("days") is not None else "" for r in rows]
+        self.compare_plot.set_rows(rows, cur["label"], notes)
+        self.compare_plot.setTitle(training_title(result))
 
     # ------------------------------------------------------------------ per frame
     def _on_frame(self) -> None:
@@ -371,6 +391,16 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.shutdown()
         super().closeEvent(event)
+
+
+def training_title(result: dict) -> str:
+    """One line: the model, this machine's iteration time and days to train, the comparison basis."""
+    cur = result["current"]
+    b = result["budget"]
+    what = f"{b['tokens'] / 1e9:g} B tokens" if "tokens" in b else f"{b.get('epochs', 0):g} epochs"
+    days = f", {cur['days']:,.1f} days to train ({what})" if cur.get("days") is not None else ""
+    return (f"{result['model']}: {rm.format_time(cur['iteration_s'])} per iteration here{days}; "
+            f"others at equal chip power ({result['power_W'] / 1e3:,.1f} kW)")
 
 
 def _speed_text(speed: float) -> str:

@@ -1,0 +1,83 @@
+"""Training in the app: the workload animates sim_core.training.schedule_iteration round after
+round; the main window shows the iteration breakdown and days to train here and on every
+preset (computed off the GUI thread, cached); the mesh heatmap shows the chip's mesh working."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from sim_core import training  # noqa: E402
+from app.scenario import SCENARIOS, build_simulation  # noqa: E402
+from app.workloads import TrainingIteration, make_workload, nearest_model  # noqa: E402
+from app_fixtures import run_frames, window  # noqa: E402,F401
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+
+TRAINING = SCENARIOS["default"].replace(name="training", workload="training", chunk_bytes=4 << 20,
+                                        params={"model": "bert-large"}, sim_rate_s=0.05)
+
+
+def test_training_workload_repeats_rounds_of_schedule_iteration():
+    sim = build_simulation(TRAINING)
+    wl = sim.workload
+    assert isinstance(wl, TrainingIteration) and wl.model.id == "bert-large"
+    assert wl.plan == training.auto_plan(sim.spec, wl.model, sim.fabric.n_chips)
+    eng = sim.engine
+    t = 0.0
+    while len(wl.log.durations) < 3 and t < 5.0:
+        eng.step(2e-3)
+        t += 2e-3
+    assert len(wl.log.durations) >= 3
+    # every round is the same schedule on a fresh engine slot: ids are recycled, durations equal
+    assert np.ptp(wl.log.durations) <= 1e-9 * max(wl.log.durations)
+    assert wl.ids.size > 0  # the next round is scheduled
+
+
+def test_panel_model_size_picks_the_nearest_zoo_model():
+    assert nearest_model(125e6) == "bert-large"
+    assert nearest_model(175e9) == "gpt3-175b"
+    sim = build_simulation(SCENARIOS["default"].replace(workload="training", chunk_bytes=4 << 20,
+                                                        params={"params": 340e6, "tokens_per_device": 2048}))
+    assert sim.workload.model.id == "bert-large" and sim.workload.plan.microbatch == 4
+
+
+def test_a_model_that_does_not_fit_is_refused_with_the_reason():
+    from sim_core import SpecError
+    with pytest.raises(SpecError, match="fits no"):
+        build_simulation(TRAINING.replace(params={"model": "gpt3-175b"}))
+
+
+def test_window_shows_breakdown_and_days_to_train(window):
+    window.apply_scenario_now(TRAINING)
+    window.request_comparison()
+    window.jobs.pool.waitForDone(60000)
+    from PySide6.QtWidgets import QApplication
+    QApplication.processEvents()
+    res = window.training_result
+    assert res is not None
+    cur = res["current"]
+    est = training.estimate("dgx-a100", "bert-large", window.sim.workload.plan, nodes=2, epochs=40)
+    assert cur["iteration_s"] == pytest.approx(est["iteration_s"], rel=1e-9)
+    assert sum(v for _, v in cur["segments"]) == pytest.approx(cur["iteration_s"], rel=1e-9)
+    assert cur["days"] == pytest.approx(est["time_to_train_days"], rel=1e-9)
+    assert {r["id"] for r in res["rows"]} >= {"cpu-cluster", "dgx-a100", "wafer-wse2"}
+    assert "days to train" in window.compare_plot.getPlotItem().titleLabel.text
+    plot = window.compare_plot
+    assert plot.rows[0]["label"].startswith("this machine") and "compute" in plot.bars
+    # cached: asking again is immediate and identical
+    from app.comparison import training_comparison
+    assert training_comparison(window.sim) is res
+
+
+def test_core_mesh_heatmap_shows_load_in_the_default_scene(window):
+    run_frames(window, 30)
+    window.heatmap.refresh(window.controller.engine)
+    run_frames(window, 30)
+    window.heatmap.refresh(window.controller.engine)
+    load = window.heatmap.load
+    assert load.shape == (window.sim.fabric.tile_rows, window.sim.fabric.tile_cols)
+    assert load.max() > 0 and (load > 0).sum() >= 2
+    img = window.heatmap.image.image
+    assert img.max() > np.log10(1e-4)
