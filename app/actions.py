@@ -21,6 +21,8 @@ SPECS = {
     "fit": ("Fit view", "F", "Show the whole fabric", "View"),
     "open_architecture": ("Open architecture...", QKeySequence.Open, "Load a custom architecture TOML file", "File"),
     "save_architecture": ("Save architecture...", QKeySequence.Save, "Save the current architecture as TOML", "File"),
+    "save_scene": ("Save as scene...", "Ctrl+Shift+S", "Save what runs now as a scene file that reopens to the "
+                   "same picture (same seed, same numbers)", "File"),
     "export_png": ("Export view as PNG...", "Ctrl+E", "Save a picture of the mesh view", "File"),
     "export_csv": ("Export metrics as CSV...", "Ctrl+Shift+E", "Save the recorded per-step metrics", "File"),
     "quit": ("Quit", QKeySequence.Quit, "Close Meshscope", "File"),

@@ -26,6 +26,7 @@ from .message_bar import MessageBar
 from .parameter_panel import ParameterPanel
 from .plots import BytesInFlightPlot, ComparisonPlot, DeliveryRatePlot, LinkHeatmap, LinkUtilizationPlot
 from .scenario import Scenario, build_simulation
+from .scene_save import save_scene
 from .workers import JobRunner
 
 APP_VERSION = "0.1.0"
@@ -330,6 +331,21 @@ class MainWindow(QMainWindow):
         if path:
             Path(path).write_text(architecture_to_toml(self.sim.spec))
 
+    def act_save_scene(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save as scene", "my-scene.toml", "Scene (*.toml)")
+        if path:
+            self.save_scene_file(path)
+
+    def save_scene_file(self, path: str) -> bool:
+        """Save the running scenario and its current time as a scene; errors go to the message bar."""
+        try:
+            save_scene(self.sim, path)
+        except (SpecError, OSError) as exc:
+            self.message_bar.show_error(f"Could not save the scene: {exc}", "")
+            return False
+        self.statusBar().showMessage(f"Saved scene {path} (open it with --scene or the scene browser)", 5000)
+        return True
+
     def act_export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export view", "meshscope.png", "PNG image (*.png)")
         if path:
@@ -384,6 +400,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the clock, the debounce timer and the worker threads."""
         self.controller.shutdown()
+        self.statusBar().clearMessage()  # stops the status bar's own timeout timer
         self.params.shutdown()
         self.jobs.shutdown()
 
