@@ -30,7 +30,7 @@ PARAM_KEYS = {  # workload kind -> parameters a scene may set (the workload vali
     "noc": ("pattern", "rate", "packet_flits"),
     "transfer": ("src", "dst", "nbytes"),
     "collective": ("op", "algo", "nbytes", "channels"),
-    "training": ("params", "tokens_per_device", "algo", "channels", "model"),
+    "training": ("params", "tokens_per_device", "algo", "channels"),
 }
 Param = Union[bool, int, float, str]
 
