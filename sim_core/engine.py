@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 
+from .cancel import check as check_cancelled
 from .fabric import Fabric
 from .metrics import Metrics
 from .routing import Router
@@ -374,6 +375,7 @@ class Engine:
             if self.now_s > max_time_s:
                 raise RuntimeError(f"work did not finish within {max_time_s:g} simulated seconds")
             ahead = self.next_event_s - self.now_s
+            check_cancelled()
             before = (self.chunks_delivered, self.messages_done, self.rounds_total)
             self.step(max(dt_s, ahead * 1.000001) if math.isfinite(ahead) and ahead > 0 else dt_s)
             moved = (self.chunks_delivered, self.messages_done, self.rounds_total) != before

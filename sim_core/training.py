@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from .cancel import check as check_cancelled
 from .collectives import collective_engine, schedule_collective
 from .errors import SpecError
 from .loader import load_architecture
@@ -497,6 +498,7 @@ def compare(model, *, power_W: float | None = None, presets=None, tokens=None, e
     power_W = power_W or 1024 * load_architecture("dgx-a100").chip.power_W
     rows = []
     for pid in presets or preset_ids():
+        check_cancelled()
         spec = load_architecture(pid)
         if progress:
             progress(f"{pid}: sizing for {power_W / 1e3:.0f} kW")
@@ -522,6 +524,7 @@ def scaling(spec, model, chips: list[int], *, progress=None) -> list[dict]:
     model = load_model(model)
     rows, ref = [], None
     for n in chips:
+        check_cancelled()
         if progress:
             progress(f"{n} chips")
         row = {"chips": n}
