@@ -1,14 +1,17 @@
 """Run slow work (building a fabric, comparing architectures) off the GUI thread.
 
-A ``JobRunner`` owns its ``QThreadPool``; ``shutdown`` waits for running jobs, so no
-thread outlives the window (and no test leaks one). Results from a job that has been
-superseded by a newer one of the same name are dropped.
+A ``JobRunner`` owns its ``QThreadPool``; ``shutdown`` cancels and waits for running
+jobs, so no thread outlives the window (and no test leaks one). A job superseded by a
+newer one of the same name is cancelled and its result dropped. Cancellation is
+cooperative (``sim_core.cancel``): the engine checks the job's token every step.
 """
 from __future__ import annotations
 
 import traceback
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from sim_core.cancel import CancelToken, Cancelled, cancellable
 
 
 class _Signals(QObject):
@@ -18,15 +21,20 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, fn, signals: _Signals):
+    def __init__(self, fn, signals: _Signals, token: CancelToken):
         super().__init__()
         self.fn = fn
         self.signals = signals
+        self.token = token
         self.setAutoDelete(True)
 
     def run(self) -> None:
         try:
-            result = self.fn(self.signals.progress.emit)
+            with cancellable(self.token):
+                result = self.fn(self.signals.progress.emit)
+        except Cancelled:
+            self.signals.failed.emit("cancelled", "")
+            return
         except Exception as exc:
             self.signals.failed.emit(str(exc), traceback.format_exc())
             return
@@ -45,11 +53,15 @@ class JobRunner(QObject):
         self.pool.setMaxThreadCount(threads)
         self._generation: dict[str, int] = {}
         self._live: set[_Signals] = set()
+        self._tokens: dict[str, CancelToken] = {}
 
     def submit(self, name: str, fn, on_done, on_error) -> None:
         """Run ``fn(progress)`` in the pool; call ``on_done(result)`` or ``on_error(msg, details)``."""
         gen = self._generation.get(name, 0) + 1
         self._generation[name] = gen
+        if name in self._tokens:
+            self._tokens[name].cancel()  # superseded: stop computing a result nobody wants
+        token = self._tokens[name] = CancelToken()
         sig = _Signals()
         self._live.add(sig)
 
@@ -64,7 +76,7 @@ class JobRunner(QObject):
         sig.failed.connect(lambda m, d: finish(on_error, m, d))
         sig.progress.connect(self.progress)
         self.busy_changed.emit(True)
-        self.pool.start(_Job(fn, sig))
+        self.pool.start(_Job(fn, sig, token))
 
     @property
     def busy(self) -> bool:
@@ -72,5 +84,7 @@ class JobRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
         self._generation = {k: v + 1 for k, v in self._generation.items()}
+        for token in self._tokens.values():
+            token.cancel()
         self.pool.clear()
         self.pool.waitForDone(timeout_ms)
