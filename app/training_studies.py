@@ -107,7 +107,7 @@ def _size_kw(spec, size) -> dict:
 def estimate_on(preset: str, model: str, size) -> dict:
     """``training.estimate`` with ``auto_plan``'s split on ``size`` servers / wafers / torus dims."""
     spec = load_architecture(preset)
-    fab = training._fabric_for(spec, **_size_kw(spec, size))
+    fab = training.fabric_for(spec, **_size_kw(spec, size))
     plan = training.auto_plan(spec, model, fab.n_chips)
     return training.estimate(spec, model, plan, fabric=fab, **budget(model))
 

@@ -9,7 +9,7 @@ from .errors import SpecError
 from .loader import load_architecture, preset_ids
 from .noc import run_noc
 from .specs import LINK_KINDS
-from .topology import build_fabric
+from .topology import sized_fabric
 from .traffic import PATTERNS
 
 
@@ -93,24 +93,11 @@ def add_arch_args(p) -> None:
 
 def fabric_from_args(args):
     spec = load_architecture(args.arch)
-    kw = {}
-    if getattr(args, "nodes", None) is not None:
-        if spec.topology.kind != "cluster":
-            raise SpecError("--nodes", "nodes", args.nodes, f"only for cluster presets; {spec.id} is a {spec.topology.kind}")
-        kw["nodes"] = args.nodes
-    if getattr(args, "dims", None) is not None:
-        if spec.topology.kind != "torus":
-            raise SpecError("--dims", "dims", args.dims, f"only for torus presets; {spec.id} is a {spec.topology.kind}")
-        kw["dims"] = args.dims
-    if getattr(args, "wafers", None) is not None:
-        if spec.topology.kind != "wafer":
-            raise SpecError("--wafers", "wafers", args.wafers, f"only for wafer presets; {spec.id} is a {spec.topology.kind}")
-        kw["wafers"] = args.wafers
-    if getattr(args, "tiles", None) is not None:
-        if len(args.tiles) != 2:
-            raise SpecError("--tiles", "tiles", args.tiles, "ROWSxCOLS, e.g. 4x8")
-        kw["tiles"] = tuple(args.tiles)
-    return spec, build_fabric(spec, **kw)
+    tiles = getattr(args, "tiles", None)
+    if tiles is not None and len(tiles) != 2:
+        raise SpecError("--tiles", "tiles", tiles, "ROWSxCOLS, e.g. 4x8")
+    return spec, sized_fabric(spec, nodes=getattr(args, "nodes", None), dims=getattr(args, "dims", None),
+                              wafers=getattr(args, "wafers", None), tiles=tiles, source="command line")
 
 
 def _rate(text: str) -> float:

@@ -42,7 +42,7 @@ from .errors import SpecError
 from .loader import load_architecture
 from .models import ModelSpec, load_model
 from .specs import LINK_KINDS, ArchitectureSpec
-from .topology import build_fabric
+from .topology import sized_fabric
 
 BYTES_PER_PARAM = {"weights": 2.0, "grads": 2.0, "optimizer": 12.0}
 """Mixed-precision Adam: fp16 weights and gradients, fp32 master weights, m and v."""
@@ -276,25 +276,11 @@ def _streaming_memory(spec, model, plan, check: bool = True) -> dict:
     return mem
 
 
-def _fabric_for(spec, nodes=None, dims=None, wafers=None, tiles=None):
-    kind = spec.topology.kind
-    kw = {}
-    if nodes is not None:
-        if kind != "cluster":
-            raise SpecError("size", "nodes", nodes, f"only for cluster presets; {spec.id} is a {kind}")
-        kw["nodes"] = nodes
-    if dims is not None:
-        if kind != "torus":
-            raise SpecError("size", "dims", dims, f"only for torus presets; {spec.id} is a {kind}")
-        kw["dims"] = list(dims)
-    if wafers is not None:
-        if kind != "wafer":
-            raise SpecError("size", "wafers", wafers, f"only for wafer presets; {spec.id} is a {kind}")
-        kw["wafers"] = wafers
-    for k, v in kw.items():
-        if (np.asarray(v) < 1).any():
-            raise SpecError("size", k, v, "at least 1 (zero chips cannot train)")
-    return build_fabric(spec, tiles=tiles or ((2, 2) if kind == "wafer" else (1, 1)), **kw)
+def fabric_for(spec, nodes=None, dims=None, wafers=None, tiles=None):
+    """The fabric of ``spec`` at a size; devices are what training needs, so each chip is
+    one tile (2 x 2 on a wafer, whose regions talk over the mesh) unless ``tiles`` says."""
+    default = (2, 2) if spec.topology.kind == "wafer" else (1, 1)
+    return sized_fabric(spec, nodes=nodes, dims=dims, wafers=wafers, tiles=tiles or default)
 
 
 def estimate(spec, model, plan: Plan | dict | None = None, *, nodes=None, dims=None, wafers=None,
@@ -325,7 +311,7 @@ def estimate(spec, model, plan: Plan | dict | None = None, *, nodes=None, dims=N
     model = load_model(model)
     plan = Plan(**plan) if isinstance(plan, dict) else (plan or Plan())
     progress = progress or (lambda msg: None)
-    fab = fabric if fabric is not None else _fabric_for(spec, nodes, dims, wafers)
+    fab = fabric if fabric is not None else fabric_for(spec, nodes, dims, wafers)
     n = fab.n_chips
     if n < 1:
         raise SpecError("size", "chips", n, "at least 1 chip")
@@ -505,7 +491,7 @@ def compare(model, *, power_W: float | None = None, presets=None, tokens=None, e
         size = size_for_power(spec, power_W)
         row = {"arch": pid, "size": size, "basis": f"equal chip power: {power_W / 1e3:.1f} kW"}
         try:
-            fab = _fabric_for(spec, **{k: size.get(k) for k in ("nodes", "dims", "wafers")})
+            fab = fabric_for(spec, **{k: size.get(k) for k in ("nodes", "dims", "wafers")})
             plan = auto_plan(spec, model, fab.n_chips)
             row.update(estimate(spec, model, plan, fabric=fab, tokens=tokens, epochs=epochs, progress=progress))
         except SpecError as exc:
@@ -530,7 +516,7 @@ def scaling(spec, model, chips: list[int], *, progress=None) -> list[dict]:
         row = {"chips": n}
         try:
             size = _size_for_chips(spec, n)
-            fab = _fabric_for(spec, **size)
+            fab = fabric_for(spec, **size)
             r = estimate(spec, model, auto_plan(spec, model, fab.n_chips), fabric=fab)
             per_chip = model.batch / r["iteration_s"] / fab.n_chips
             ref = ref or per_chip
