@@ -6,13 +6,13 @@ last change; the window rebuilds the simulation off the GUI thread.
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from sim_core import collectives, preset_ids
+from sim_core import SpecError, collectives, load_architecture, preset_ids
 from sim_core.traffic import PATTERNS
 
-from .scenario import Scenario
+from .scenario import Scenario, check_params, live_limit_message
 from .workloads import WORKLOAD_KINDS
 
 DEBOUNCE_MS = 350
@@ -38,11 +38,15 @@ class ParameterPanel(QWidget):
         self.arch = QComboBox()
         self.arch.addItems(preset_ids())
         self.arch.setToolTip("Which machine. Switching keeps the workload and restarts the simulation.")
-        self.size = self._spin(1, 64, "servers (cluster), wafers, or chips per torus side")
-        self.rows = self._spin(1, 128, "rows of cores drawn per chip (the mesh resolution)")
-        self.cols = self._spin(1, 128, "columns of cores drawn per chip")
-        self.bw = self._dspin(0.01, 100.0, 2, "multiplies every off-chip link's bandwidth (what if links were faster?)")
-        self.lat = self._dspin(0.01, 100.0, 2, "multiplies every off-chip link's latency")
+        # Ranges reach the extremes a class asks about; combinations past what the view can show
+        # are refused with a message (live_limit_message) instead of being clamped silently.
+        self.size = self._spin(1, 10_000, "servers (cluster), wafers, or chips per torus side (1 to 10,000)")
+        self.rows = self._spin(1, 1024, "rows of cores drawn per chip (the mesh resolution, 1 to 1,024)")
+        self.cols = self._spin(1, 1024, "columns of cores drawn per chip (1 to 1,024)")
+        self.bw = self._dspin(1e-12, 1e4, 12, "multiplies every off-chip link's bandwidth (1e-12: ~1 B/s links; "
+                              "up to 10,000x: beyond 10 TB/s)")
+        self.lat = self._dspin(1e-4, 1e7, 4, "multiplies every off-chip link's latency (1e-4: ~1 ns hops; "
+                               "up to 1e7: seconds)")
         self.chunk = QComboBox()
         self.chunk.addItems([_bytes_label(c) for c in CHUNK_SIZES])
         self.chunk.setToolTip("Tensors travel cut into chunks of this size (one particle each).")
@@ -62,7 +66,7 @@ class ParameterPanel(QWidget):
         self.algo = QComboBox()
         self.algo.addItems(["auto"] + list(collectives.ALGORITHMS))
         self.algo.setToolTip("\n".join(f"{k}: {v}" for k, v in collectives.ALGORITHMS.items()))
-        self.nbytes = self._dspin(0.001, 4096.0, 3, "tensor size in MB (1 MB = 1e6 bytes)")
+        self.nbytes = self._dspin(1e-6, 1e5, 6, "tensor size in MB (1 MB = 1e6 bytes; 1e-6 = 1 byte, up to 100 GB)")
         self.pattern = QComboBox()
         self.pattern.addItems(list(PATTERNS))
         self.rate = self._dspin(0.0, 1.0, 4, "flits per core per cycle injected by every core")
@@ -73,6 +77,11 @@ class ParameterPanel(QWidget):
                          ("model (M params)", self.params), ("tokens / device", self.tokens)):
             g.addRow(label, w)
         lay.addWidget(wl)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #ff8a80; font-weight: bold")
+        self.notice.hide()
+        lay.addWidget(self.notice)
         lay.addStretch(1)
         for w in (self.arch, self.chunk, self.kind, self.op, self.algo, self.pattern):
             w.currentIndexChanged.connect(self._on_value_changed)
@@ -162,7 +171,20 @@ class ParameterPanel(QWidget):
         )
 
     def _emit(self) -> None:
-        self.scenario_edited.emit(self.current())
+        sc = self.current()
+        why = self.refusal(sc)
+        self.notice.setText(f"Not applied: {why}" if why else "")
+        self.notice.setVisible(bool(why))
+        if not why:
+            self.scenario_edited.emit(sc)
+
+    def refusal(self, sc: Scenario) -> str | None:
+        """Why ``sc`` is not built (limit and reason, one line), or None. Cheap: nothing is built."""
+        try:
+            check_params("parameters", sc.params)
+            return live_limit_message(sc, load_architecture(sc.architecture))
+        except SpecError as exc:
+            return str(exc)
 
     def shutdown(self) -> None:
         self.debounce.stop()

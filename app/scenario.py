@@ -116,6 +116,37 @@ def check_params(source: str, params: dict, prefix: str = "params") -> None:
             raise SpecError(source, where, value, f"{lo:g} to {hi:g} ({why})")
 
 
+LIVE_MAX_CHIPS = 256  # a collective's first step over more ranks takes seconds on the GUI thread
+LIVE_MAX_CORES = 262_144  # 512 x 512: one step of 1024 x 1024 cores takes ~4 s, far past a 16 ms frame
+
+
+def live_limit_message(scenario: "Scenario", spec) -> str | None:
+    """Why ``scenario`` cannot be shown live (a one-line message naming the limit), or None.
+
+    Cheap: counts chips and cores from the spec without building anything.
+    """
+    from sim_core.fabric import MAX_TILES
+    topo = spec.topology
+    if topo.kind == "cluster":
+        chips = (scenario.size or topo.nodes) * topo.chips_per_node
+    elif topo.kind == "torus":
+        chips = int(np.prod(scenario.dims or topo.dims))
+    else:
+        chips = scenario.size or topo.wafers
+    rows, cols = scenario.tiles or spec.chip.default_tiles
+    cores = chips * rows * cols
+    if cores > MAX_TILES:
+        return (f"{chips:,} chips x {rows}x{cols} cores = {cores:,} cores: over the fabric limit of "
+                f"{MAX_TILES:,} (sim_core.fabric.MAX_TILES); lower the chip count or the mesh resolution")
+    if chips > LIVE_MAX_CHIPS:
+        return (f"{chips:,} chips: the live view shows at most {LIVE_MAX_CHIPS} (scheduling a workload over more "
+                f"takes seconds per step and would freeze the window); `python -m sim_core` simulates more")
+    if cores > LIVE_MAX_CORES:
+        return (f"{cores:,} cores: the live view draws at most {LIVE_MAX_CORES:,} (512x512); one step of a "
+                f"1024x1024 mesh takes ~4 s against a 16 ms frame budget")
+    return None
+
+
 @dataclass
 class Simulation:
     """A scenario brought to life: its spec, fabric, engine and workload."""

@@ -78,6 +78,13 @@ class JobRunner(QObject):
         self.busy_changed.emit(True)
         self.pool.start(_Job(fn, sig, token))
 
+    def cancel(self, name: str) -> None:
+        """Cancel job ``name`` (a Cancel button): its token stops it at the next engine step and its
+        result, if any, is dropped."""
+        self._generation[name] = self._generation.get(name, 0) + 1
+        if name in self._tokens:
+            self._tokens[name].cancel()
+
     @property
     def busy(self) -> bool:
         return bool(self._live)
