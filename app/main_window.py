@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QSlider, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from sim_core import LINK_KINDS, SpecError, __version__ as core_version, architecture_to_toml, preset_ids
@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.controller.state_changed.connect(self._on_state_changed)
         self.controller.speed_changed.connect(self._on_speed_changed)
         self.jobs.busy_changed.connect(self.progress.setVisible)
+        self.jobs.busy_changed.connect(lambda busy: self.cancel_action.setVisible(busy))
         self.params.scenario_edited.connect(self.request_scenario)
         self.view.picked.connect(self._on_picked)
         self.view.describe = lambda target: tooltip_text(self.sim, target)
@@ -140,7 +141,12 @@ class MainWindow(QMainWindow):
         self.progress.setFixedWidth(120)
         self.progress.setToolTip("Rebuilding the simulation / comparing architectures in the background")
         self.progress.hide()
-        tb.addWidget(self.progress)
+        self.progress_action = tb.addWidget(self.progress)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the background work (rebuild or comparison); the running scene carries on")
+        self.cancel_button.clicked.connect(self.cancel_background_work)
+        self.cancel_action = tb.addWidget(self.cancel_button)
+        self.cancel_action.setVisible(False)
         bar = self.menuBar()
         menus = {}
         for menu_name in ("File", "Simulation", "View", "Help"):
@@ -264,8 +270,19 @@ class MainWindow(QMainWindow):
         c = self.controller
         rate = c.speed * self.sim.sim_rate_s
         limited = "  (sim-limited)" if c.sim_limited else ""
+        refused = c.engine.messages_refused
+        # Past saturation the sources fill up; say so rather than hide the packets dropped.
+        full = f"   {refused:,} packets refused (source queues full)" if refused else ""
         self.clock.setText(f"t = {rm.format_time(c.display_t)}   {_speed_text(c.speed)}: 1 s shows "
-                           f"{rm.format_time(rate)}{limited}")
+                           f"{rm.format_time(rate)}{limited}{full}")
+
+    def cancel_background_work(self) -> None:
+        """The Cancel button: stop rebuilds and comparisons; what is on screen keeps running."""
+        for name in ("scenario", "compare"):
+            self.jobs.cancel(name)
+        self.progress.hide()
+        self.cancel_action.setVisible(False)
+        self.statusBar().showMessage("Background work cancelled; the current scene keeps running", 4000)
 
     def _on_state_changed(self, state: str) -> None:
         self.actions["play"].setText("Pause" if state == PLAYING else "Play")

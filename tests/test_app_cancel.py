@@ -1,11 +1,17 @@
-"""Closing a window while a long study runs does not block it: the job is cancelled."""
+"""Background work can be stopped: closing a window or pressing Cancel never blocks or loses the scene."""
 import os
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
 from app.workers import JobRunner  # noqa: E402
+from app_fixtures import run_frames, window  # noqa: E402,F401
 from sim_core.training import compare  # noqa: E402
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
 def test_shutdown_cancels_a_running_compare_promptly(qtbot):
@@ -19,3 +25,23 @@ def test_shutdown_cancels_a_running_compare_promptly(qtbot):
     runner.shutdown()
     assert time.perf_counter() - t0 < 3.0
     assert runner.pool.activeThreadCount() == 0
+
+
+def test_cancel_button_stops_a_rebuild_and_the_scene_keeps_running(window, qtbot):
+    from app.scenario import SCENARIOS
+
+    before = window.sim
+    window.request_scenario(SCENARIOS["dgx16"])
+    qtbot.waitUntil(lambda: window.cancel_action.isVisible(), timeout=3000)
+    qtbot.mouseClick(window.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=5000)
+    assert window.sim is before and not window.cancel_action.isVisible()
+    t0 = window.controller.engine.now_s
+    run_frames(window, 5)
+    assert window.controller.engine.now_s > t0
+
+
+def test_refused_packets_are_said_on_screen(window):
+    window.controller.engine.messages_refused = 1234
+    window._update_clock()
+    assert "1,234 packets refused" in window.clock.text()
