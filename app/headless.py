@@ -43,12 +43,25 @@ def _window(scene: str | None, size: str, settings=None, compare=True):
     return win
 
 
-def run_window(scene: str | None) -> int:
-    from PySide6.QtCore import QSettings
+def open_window(scene: str | None, settings_path=None, size: str = "1600x1000"):
+    """The interactive window on validated settings (``settings_path`` None: the user's).
+
+    Corrupt settings are set aside and the window starts with defaults; the notice stays
+    in the status bar until the user does something else.
+    """
+    from .settings_store import open_settings
+    settings, notice = open_settings(settings_path)
+    win = _window(scene, size, settings)
+    if notice:
+        win.statusBar().showMessage(notice)
+    return win
+
+
+def run_window(scene: str | None, settings_path=None) -> int:
     from sim_core import SpecError
     app = make_app()
     try:
-        win = _window(scene, "1600x1000", QSettings())
+        win = open_window(scene, settings_path)
     except SpecError as exc:
         print(f"meshscope: {exc}", file=sys.stderr)
         return 2
