@@ -1,4 +1,5 @@
-"""Export a scene: PNG of the view, GIF or MP4 of a beat or the whole scene, CSV of metrics.
+"""Export a scene: PNG of the view, GIF or MP4 of a beat or the whole scene, CSV of metrics,
+the architecture as TOML.
 
 Every file is written through ``sim_core.atomic_io.write_atomic_with``: the encoder writes
 a temporary file next to the target, renamed over it only when the export finished, so a
@@ -56,6 +57,12 @@ def export_csv(engines, path: str | Path) -> Path:
         text = eng.metrics.to_csv()
         parts.append(text if len(engines) == 1 else f"# pane {i}\n{text}")
     return write_atomic(path, "\n".join(parts))
+
+
+def export_architecture(spec, path: str | Path) -> Path:
+    """The architecture ``spec`` as a TOML file that ``--scene``/Open architecture loads back; atomic."""
+    from sim_core import architecture_to_toml
+    return write_atomic(path, architecture_to_toml(spec))
 
 
 def scene_frames(win, fps: int, beats=None, size=None, max_s: float = MAX_SECONDS_PER_BEAT):

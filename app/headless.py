@@ -94,7 +94,13 @@ def run_screenshot(scene: str, frames: int, path: str, size: str) -> int:
     _pump_frames(app, win, frames)
     win.refresh_plots()
     app.processEvents()
-    ok = win.export_png(path, whole_window=True)
+    from .export import export_png
+    try:
+        export_png(win, path)  # atomic: a failed write leaves any old picture in place
+        ok = True
+    except OSError as exc:
+        print(f"meshscope: {exc}", file=sys.stderr)
+        ok = False
     win.close()
     print(f"wrote {path}" if ok else f"could not write {path}")
     return 0 if ok else 1

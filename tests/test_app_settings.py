@@ -12,6 +12,8 @@ from app_fixtures import active_timers  # noqa: E402  (sets QT_QPA_PLATFORM)
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+
 
 def _open(qtbot, path):
     from app.headless import open_window
