@@ -39,7 +39,21 @@ class StudyChart(pg.PlotWidget):
         self.clear()
         self.rows, self.log = list(rows), log
         self.setTitle(f'<span style="font-size:{self.font_pt + 2}pt">{title}</span>')
+        for name in ("left", "bottom"):
+            self.getPlotItem().showAxis(name, bool(rows))
         if not rows:
+            # Bare axes read as a fault on a projector: say what will appear and when.
+            waiting = "computing" in title
+            hint = pg.TextItem("the engine is computing these numbers..." if waiting else
+                               "the numbers appear beat by beat (Right / Page Down)",
+                               color=(170, 180, 195), anchor=(0.5, 0.5))
+            f = hint.textItem.font()
+            f.setPointSize(self.font_pt + 1)
+            hint.setFont(f)
+            hint.setPos(0.5, 0.5)
+            self.addItem(hint)
+            self.setXRange(0, 1)
+            self.setYRange(0, 1)
             return
         if curve and all("x" in r for r in rows):
             self._curve(rows)
