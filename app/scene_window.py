@@ -250,8 +250,9 @@ class SceneWindow(QMainWindow):
             return
         fast, slow = (0, 1) if t[0] <= t[1] else (1, 0)
         w = [int(300 * x / max(t)) for x in t]
-        bars = "".join(f'<tr><td>{names[i]}&nbsp;</td><td><div style="background:{c}">'
-                       f'{"&nbsp;" * max(1, w[i] // 6)}</div></td><td>&nbsp;{rm.format_time(t[i])}</td></tr>'
+        # Spans size to their content (a div would fill the cell and make both bars equal).
+        bars = "".join(f'<tr><td>{names[i]}&nbsp;</td><td><span style="background:{c}">'
+                       f'{"&nbsp;" * max(1, w[i] // 6)}</span>&nbsp;{rm.format_time(t[i])}</td></tr>'
                        for i, c in ((0, "#5aaaf8"), (1, "#fa963c")))
         self.finish.setText(f"<table>{bars}</table><b>{names[fast]}</b> finishes a round first, "
                             f"<b>{t[slow] / t[fast]:.2f}x</b> faster (simulated, same clock)")

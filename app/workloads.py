@@ -147,8 +147,8 @@ def nearest_model(params: float) -> str:
 class TrainingIteration(RepeatingWorkload):
     """One training iteration of a zoo model, scheduled by ``sim_core.training.schedule_iteration``.
 
-    The same model ``training.estimate`` uses for its numbers: ``microbatches``
-    microbatches in 1F1B order on every pipeline stage, tensor-parallel all-reduces,
+    The same model ``training.estimate`` uses for its numbers: all of the iteration's
+    microbatches (``training.microbatch_count``) in 1F1B order on every pipeline stage, tensor-parallel all-reduces,
     activations between stages, then the gradient all-reduce of every data-parallel
     group. The plan is ``training.auto_plan``'s for the fabric's devices unless given.
     Tags: ``tag_base`` + 0 compute, 1 TP, 2 PP, 3 DP (the particle colour).
@@ -157,7 +157,7 @@ class TrainingIteration(RepeatingWorkload):
     kind = "training"
 
     def __init__(self, fabric, *, model: str = "bert-large", plan: training.Plan | None = None,
-                 microbatch: int | None = None, microbatches: int = 4, tag_base: int = 0):
+                 microbatch: int | None = None, microbatches: int | None = None, tag_base: int = 0):
         super().__init__(fabric, tag_base=tag_base)
         try:
             self.model = load_model(model)
@@ -167,7 +167,9 @@ class TrainingIteration(RepeatingWorkload):
         if microbatch is not None:
             dp = self.plan.dp or max(1, fabric.n_chips // (self.plan.tp * self.plan.pp))
             self.plan = replace(self.plan, microbatch=max(1, min(int(microbatch), self.model.batch // dp or 1)))
-        self.microbatches = int(microbatches)
+        # The whole iteration by default, so the animated round is the iteration that
+        # sim_core.training.estimate times (a shorter round would tell another story).
+        self.microbatches = int(microbatches or training.microbatch_count(self.model, self.plan, fabric.n_chips))
         p = self.plan
         self.algo_used = f"{self.model.id}, tp {p.tp} x pp {p.pp} x dp {p.dp}"
 

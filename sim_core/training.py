@@ -356,7 +356,7 @@ def _estimate_devices(fab, spec, model, plan, progress) -> dict:
     tp, pp, dp, b = plan.tp, plan.pp, plan.dp, plan.microbatch
     params_local = model.parameters() / (tp * pp)
     mem = check_memory(spec, model, plan, params_local)
-    m = math.ceil(model.batch / (dp * b))
+    m = microbatch_count(model, plan, fab.n_chips)
     flops_mb = model.flops_per_iteration(b, plan.recompute) / (tp * pp)
     passes = 4 if plan.recompute else 3  # weight reads: forward, (recompute), backward x 2
     act_bytes = 2.0 * b * model.seq * model.hidden * 16 / tp if model.is_transformer else 2 * model.activation_bytes_per_sample() * b
@@ -400,7 +400,7 @@ def _estimate_wafer(fab, spec, model, plan, progress) -> dict:
         plan = replace(plan, microbatch=_streaming_microbatch(spec, model, replace(plan, microbatch=user_mb)))
         mem = _streaming_memory(spec, model, plan)
     pp, dp, b = plan.pp, plan.dp, plan.microbatch
-    m = math.ceil(model.batch / (dp * b))
+    m = microbatch_count(model, plan, n)
     flops_mb = model.flops_per_iteration(b, plan.recompute)
     comm = _wafer_comm(fab, spec, model, plan, mode, progress)
     if mode == "pipelined":
@@ -571,6 +571,18 @@ class IterationHandle:
         if not self.done(eng):
             return None
         return float(eng.message_times(self.message_ids)[1].max() - self.start_s)
+
+
+def microbatch_count(model, plan: Plan, n_devices: int) -> int:
+    """Microbatches each pipeline runs per iteration: ``ceil(batch / (dp x microbatch))``.
+
+    ``dp`` defaults to the devices left over by tp x pp, and the microbatch to 1, as in
+    ``schedule_iteration``; an animation that schedules this many shows the iteration that
+    ``estimate`` times.
+    """
+    model = load_model(model)
+    dp = plan.dp or max(1, n_devices // (plan.tp * plan.pp))
+    return math.ceil(model.batch / (dp * (plan.microbatch or 1)))
 
 
 def schedule_iteration(eng, spec_or_fabric, model, plan: Plan | dict | None = None, *, tag_base: int = 0,
