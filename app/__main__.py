@@ -33,6 +33,8 @@ def parse_args(argv):
     p.add_argument("--benchmark", action="store_true", help="measure frame times offscreen (1280x800)")
     p.add_argument("--json", action="store_true", help="benchmark figures as JSON")
     p.add_argument("--size", default=None, help="window size WxH (default 1600x1000; benchmark 1280x800)")
+    p.add_argument("--settings", metavar="INI", help="use this settings file instead of the user's "
+                                                     "(a corrupt one is set aside as INI.corrupt-<time>)")
     p.add_argument("--version", action="store_true", help="print versions and exit")
     return p.parse_args(argv)
 
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
         return hl.run_benchmark(args.scene or BENCHMARK_DEFAULT, args.frames or 600, args.json, args.size or "1280x800")
     if args.screenshot:
         return hl.run_screenshot(args.scene or "default", args.frames or 120, args.screenshot, args.size or "1600x1000")
-    return hl.run_window(args.scene)
+    return hl.run_window(args.scene, args.settings)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,13 @@ class CorruptSettings(ValueError):
     """A settings value (or the file) that cannot be used; the message names the key."""
 
 
-def open_settings(path: str | os.PathLike | None = None) -> tuple[QSettings, str | None]:
+def open_settings(path: str | os.PathLike | None = None) -> tuple[QSettings | None, str | None]:
     """The app's settings, validated: ``(settings, notice)``.
 
     ``path`` None opens the user's settings (organisation/application names must be set);
     a path opens that INI file (tests, portable installs). ``notice`` is None when the file
     was fine, else the one-line message already printed on stderr, for the status bar.
+    ``settings`` is None (the window then saves nothing) if a bad file could not be moved.
     """
     settings = _open(path)
     try:
@@ -43,7 +44,15 @@ def open_settings(path: str | os.PathLike | None = None) -> tuple[QSettings, str
     except CorruptSettings as exc:
         file = settings.fileName()
         del settings  # let Qt drop its handle and cache before the file is moved
-        aside = set_aside(file)
+        try:
+            aside = set_aside(file)
+        except OSError as err:
+            # Saving over the bad file would destroy what a user may want to recover:
+            # run on defaults and do not save settings this session.
+            notice = (f"settings were unreadable and could not be set aside ({err.strerror}): {file}; "
+                      "starting with defaults, settings will not be saved this session")
+            print(f"meshscope: {notice} ({exc})", file=sys.stderr)
+            return None, notice
         notice = NOTICE.format(path=aside)
         print(f"meshscope: {notice} ({exc})", file=sys.stderr)
         fresh = _open(path)
@@ -98,14 +107,11 @@ def _check_geometry(geo, state) -> None:
     from PySide6.QtWidgets import QApplication, QMainWindow
     if (geo is None and state is None) or QApplication.instance() is None:
         return
-    probe = QMainWindow()
-    try:
-        if geo is not None and not probe.restoreGeometry(geo):
-            raise CorruptSettings("window/geometry: the saved window geometry does not restore")
-        if state is not None and not probe.restoreState(state):
-            raise CorruptSettings("window/state: the saved dock layout does not restore")
-    finally:
-        probe.deleteLater()
+    probe = QMainWindow()  # never shown; Python owns it, so it is destroyed on return
+    if geo is not None and not probe.restoreGeometry(geo):
+        raise CorruptSettings("window/geometry: the saved window geometry does not restore")
+    if state is not None and not probe.restoreState(state):
+        raise CorruptSettings("window/state: the saved dock layout does not restore")
 
 
 def _check_speed(value) -> None:

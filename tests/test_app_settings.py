@@ -95,3 +95,30 @@ def test_unreadable_settings_file_is_set_aside(qtbot, tmp_path):
         assert win.controller.speed == 1.0
     finally:
         _close(win)
+
+
+def test_bad_file_that_cannot_be_moved_is_left_alone(qtbot, tmp_path, monkeypatch):
+    from app import settings_store
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(settings_store.os, "replace", refuse)
+    path = tmp_path / "meshscope.ini"
+    path.write_bytes(b"\x00\xff garbage")
+    win = _open(qtbot, path)
+    try:
+        assert win.settings is None
+        assert "could not be set aside" in win.statusBar().currentMessage()
+        assert win.controller.speed == 1.0
+    finally:
+        _close(win)
+    assert path.read_bytes() == b"\x00\xff garbage"  # not overwritten on close
+
+
+def test_cli_settings_option(monkeypatch):
+    from app import __main__ as cli
+    from app import headless
+    seen = {}
+    monkeypatch.setattr(headless, "run_window", lambda scene, settings=None: seen.update(scene=scene, s=settings) or 0)
+    assert cli.main(["--settings", "portable.ini"]) == 0
+    assert seen == {"scene": None, "s": "portable.ini"}
