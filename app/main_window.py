@@ -14,12 +14,14 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QSlider, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from sim_core import LINK_KINDS, SpecError, __version__ as core_version, architecture_to_toml, preset_ids
+from sim_core import LINK_KINDS, SpecError, __version__ as core_version, preset_ids
 
+from . import export
 from . import render_model as rm
 from .actions import Actions
 from .comparison import compare, training_comparison
 from .controller import PLAYING, Controller
+from .export import export_architecture
 from .inspector import Inspector, tooltip_text
 from .mesh_view import MeshView
 from .message_bar import MessageBar
@@ -346,7 +348,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save architecture", f"{self.sim.spec.id}.toml",
                                               "Architecture (*.toml)")
         if path:
-            Path(path).write_text(architecture_to_toml(self.sim.spec))
+            self._save(lambda: export_architecture(self.sim.spec, path), path)
 
     def act_save_scene(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save as scene", "my-scene.toml", "Scene (*.toml)")
@@ -370,12 +372,23 @@ class MainWindow(QMainWindow):
 
     def export_png(self, path: str, whole_window: bool = False) -> bool:
         widget = self if whole_window else self.view
-        return widget.grab().save(str(path))
+        return self._save(lambda: export.export_png(widget, path), path)
 
     def act_export_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "meshscope-metrics.csv", "CSV (*.csv)")
         if path:
-            Path(path).write_text(self.controller.engine.metrics.to_csv())
+            self._save(lambda: export.export_csv([self.controller.engine], path), path)
+
+    def _save(self, write, path: str) -> bool:
+        """Run an atomic save; a failure (disk full, no permission) is shown, the old file kept."""
+        try:
+            write()
+        except OSError as exc:
+            self.message_bar.show_error(f"Could not save {path}: {exc.strerror or exc}; nothing was overwritten",
+                                        str(exc))
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
 
     def act_quit(self) -> None:
         self.close()

@@ -13,6 +13,8 @@ from PySide6.QtCore import QSize, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QDialog, QListWidget, QListWidgetItem, QVBoxLayout
 
+from sim_core.atomic_io import write_atomic_with
+
 from .scene_spec import load_scene, shipped_scenes
 
 THUMB = QSize(320, 200)
@@ -34,7 +36,14 @@ def thumbnail(path: Path) -> QPixmap:
     if not pix.isNull():
         return pix
     pix = render_thumbnail(path)
-    pix.save(str(cached), "PNG")
+    def write(tmp: str) -> None:
+        if not pix.save(tmp, "PNG"):
+            raise OSError("PNG encoder failed")
+
+    try:  # a cache: written atomically so a half-written thumbnail is never read back
+        write_atomic_with(cached, write)
+    except OSError:
+        pass  # no cache this time; the thumbnail itself is fine
     return pix
 
 

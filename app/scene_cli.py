@@ -10,6 +10,8 @@ import time
 
 from sim_core import SpecError
 
+from .export import export_png
+
 
 def _window(args, size: str):
     from .headless import make_app
@@ -89,7 +91,13 @@ def screenshot(args) -> int:
     for _ in range(args.frames or 120):
         c.advance(1 / 60, budget_s=1.0)
         app.processEvents()
-    ok = target.grab().save(args.screenshot)
+    try:
+        export_png(target, args.screenshot)
+        ok = True
+    except OSError as exc:
+        print(f"could not write {args.screenshot}: {exc}", file=sys.stderr)
+        ok = False
     win.close()
-    print(f"wrote {args.screenshot}" if ok else f"could not write {args.screenshot}")
+    if ok:
+        print(f"wrote {args.screenshot}")
     return 0 if ok else 1

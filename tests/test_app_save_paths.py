@@ -134,13 +134,9 @@ def test_video_export(target):
     _assert_untouched(path)
 
 
-# The main window's own menu actions still write directly (app/main_window.py is the lead's
-# file; they should call app.export.export_png / export_csv / export_architecture). These
-# document the gap; strict, so wiring them makes the marker fail and get removed.
-WINDOW_GAP = pytest.mark.xfail(strict=True, reason="main_window still writes PNG/CSV/architecture non-atomically")
+# The main window's own menu actions go through app.export (atomic) too.
 
 
-@WINDOW_GAP
 def test_window_png_export(window, target, png_fails_midway):
     path = target("view.png")
     try:
@@ -150,7 +146,6 @@ def test_window_png_export(window, target, png_fails_midway):
     _assert_untouched(path)
 
 
-@WINDOW_GAP
 @pytest.mark.parametrize("action,name", [("act_export_csv", "metrics.csv"), ("act_save_architecture", "arch.toml")])
 def test_window_menu_saves(window, target, monkeypatch, disk_full_open, action, name):
     from pathlib import Path
