@@ -15,9 +15,7 @@ Built like ``sim_core.fuzz``; prints the count per corruption and outcome.
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import math
 import sys
 import time
@@ -27,6 +25,7 @@ import numpy as np
 
 from sim_core import SpecError, preset_ids
 from sim_core.loader import read_toml
+from sim_core.fuzz import cli_main
 
 from .scene_spec import PARAM_KEYS, parse_scene, shipped_scenes
 
@@ -281,24 +280,7 @@ def run(cases: int, seed: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m app.scene_fuzz", description=__doc__.splitlines()[0])
-    p.add_argument("--cases", type=int, default=3000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    res = run(args.cases, args.seed)
-    res["wall_s"] = round(time.perf_counter() - t0, 2)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        print(f"{res['cases']} scene files (seed {res['seed']}) in {res['wall_s']} s; "
-              f"slowest case {res['slowest_s'] * 1000:.1f} ms; failures: {len(res['failures'])}")
-        for k, v in res["by_corruption"].items():
-            print(f"  {k:16s} " + ", ".join(f"{o} {n}" for o, n in v.items()))
-        for f in res["failures"][:20]:
-            print(f"  FAILED case {f['case']} ({f['kind']}, {f['seconds']} s): {f['outcome'][:300]}")
-    return 1 if res["failures"] else 0
+    return cli_main("python -m app.scene_fuzz", __doc__, run, "scene files", 3000, argv)
 
 
 if __name__ == "__main__":

@@ -119,23 +119,31 @@ def run(cases: int, seed: int) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sim_core.fuzz", description=__doc__.splitlines()[0])
-    p.add_argument("--cases", type=int, default=5000)
+def report(res: dict, what: str) -> str:
+    """The text summary both fuzzers print: totals, then outcomes per corruption, then failures."""
+    lines = [f"{res['cases']} {what} (seed {res['seed']}) in {res['wall_s']} s; "
+             f"slowest case {res['slowest_s'] * 1000:.1f} ms; failures: {len(res['failures'])}"]
+    lines += [f"  {k:16s} " + ", ".join(f"{o} {n}" for o, n in v.items()) for k, v in res["by_corruption"].items()]
+    lines += [f"  FAILED ({f['kind']}, {f['seconds']} s): {str(f['outcome'])[:300]}" for f in res["failures"][:20]]
+    return "\n".join(lines)
+
+
+def cli_main(prog: str, doc: str, run, what: str, default_cases: int, argv=None) -> int:
+    """``--cases N --seed S [--json]`` around a fuzzer's ``run(cases, seed) -> dict``; exit 1 on failures."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    p.add_argument("--cases", type=int, default=default_cases)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     res = run(args.cases, args.seed)
     res["wall_s"] = round(time.perf_counter() - t0, 2)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        print(f"{res['cases']} corrupted architecture files (seed {res['seed']}) in {res['wall_s']} s; "
-              f"slowest case {res['slowest_s'] * 1000:.1f} ms; failures: {len(res['failures'])}")
-        for k, v in res["by_corruption"].items():
-            print(f"  {k:16s} " + ", ".join(f"{o} {n}" for o, n in v.items()))
+    print(json.dumps(res) if args.json else report(res, what))
     return 1 if res["failures"] else 0
+
+
+def main(argv=None) -> int:
+    return cli_main("python -m sim_core.fuzz", __doc__, run, "corrupted architecture files", 5000, argv)
 
 
 if __name__ == "__main__":
