@@ -19,6 +19,27 @@ DEBOUNCE_MS = 350
 CHUNK_SIZES = [64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 262144, 1 << 20]
 
 
+
+class CompactSpinBox(QDoubleSpinBox):
+    """Shows 1, 0.25 or 1e-12 rather than 1.000000000000: wide ranges need many decimals."""
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text, pos):
+        from PySide6.QtGui import QValidator
+        try:
+            v = float(text)
+        except ValueError:
+            return QValidator.Intermediate, text, pos
+        return (QValidator.Acceptable if self.minimum() <= v <= self.maximum() else QValidator.Intermediate), text, pos
+
 class ParameterPanel(QWidget):
     """Edits a ``Scenario``; ``scenario_edited(Scenario)`` fires once the user pauses."""
 
@@ -96,7 +117,7 @@ class ParameterPanel(QWidget):
         return s
 
     def _dspin(self, lo, hi, dec, tip) -> QDoubleSpinBox:
-        s = QDoubleSpinBox()
+        s = CompactSpinBox()
         s.setRange(lo, hi)
         s.setDecimals(dec)
         s.setToolTip(tip)

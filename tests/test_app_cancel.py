@@ -45,3 +45,19 @@ def test_refused_packets_are_said_on_screen(window):
     window.controller.engine.messages_refused = 1234
     window._update_clock()
     assert "1,234 packets refused" in window.clock.text()
+
+
+def test_a_4096_gpu_cluster_runs_live_with_one_tensor_but_not_with_a_collective():
+    from app.scenario import SCENARIOS, build_simulation, live_limit_message
+    from sim_core import load_architecture
+
+    spec = load_architecture("dgx-a100")
+    light = SCENARIOS["cluster4096"]
+    assert live_limit_message(light, spec) is None
+    sim = build_simulation(light)
+    assert sim.fabric.n_chips == 4096
+    for _ in range(20):
+        sim.engine.step(sim.step_s)
+    assert sim.engine.bytes_in_flight > 0
+    heavy = light.replace(workload="collective", params={"op": "allreduce", "algo": "ring", "nbytes": 8e6})
+    assert "at most 256" in live_limit_message(heavy, spec)
