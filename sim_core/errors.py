@@ -10,11 +10,18 @@ class SpecError(ValueError):
     """
 
     def __init__(self, source: str, field: str, value: object, allowed: str):
-        self.source = str(source)
-        self.field = field
+        self.source = _printable(str(source))
+        self.field = _printable(str(field))
         self.value = value
-        self.allowed = allowed
+        self.allowed = _printable(str(allowed))
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        super().__init__(f"{self.source}: field '{field}': value {shown}: {allowed}")
+        super().__init__(f"{self.source}: field '{self.field}': value {shown}: {self.allowed}")
+
+
+def _printable(text: str) -> str:
+    """Control characters escaped (a key may hold a newline): the message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)

@@ -96,3 +96,8 @@ def test_nothing_in_a_file_is_executed(tmp_path):
 def test_fabric_size_limits_are_explained():
     with pytest.raises(SpecError, match="at most"):
         build_fabric(load_architecture("dgx-a100"), nodes=512, tiles=(32, 32))
+
+
+def test_errors_stay_on_one_line_whatever_the_key():
+    err = SpecError("a\nb.toml", "study_params.\n\t", "x\ny", "rule\nsecond line")
+    assert "\n" not in str(err) and "\\n" in str(err)
