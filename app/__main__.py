@@ -14,6 +14,7 @@ import os
 import sys
 
 from .scenario import SCENARIOS
+from sim_core.cli import count
 
 BENCHMARK_DEFAULT = "wafer"
 
@@ -24,19 +25,30 @@ def parse_args(argv):
     p.add_argument("--scene", help=f"a scene file path, a shipped scene's name, or a built-in scenario: "
                                    f"{', '.join(SCENARIOS)}")
     p.add_argument("--record", metavar="OUT", help="render the whole scene to OUT (.mp4 or .gif) without a window")
-    p.add_argument("--fps", type=int, default=30, help="frames per second of --record (default 30)")
-    p.add_argument("--width", type=int, default=None, help="--record: video width in pixels (default: window)")
+    p.add_argument("--fps", type=count(1, 120), default=30, help="frames per second of --record (default 30)")
+    p.add_argument("--width", type=count(16, 7680), default=None, help="--record: video width in pixels (default: window)")
     p.add_argument("--presenter", action="store_true", help="start a scene in presenter mode (full screen)")
     p.add_argument("--browser", action="store_true", help="open the scene browser (with --screenshot: of it)")
-    p.add_argument("--frames", type=int, default=None, help="frames to run headless")
+    p.add_argument("--frames", type=count(1, 1_000_000), default=None, help="frames to run headless")
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen and write the window picture")
     p.add_argument("--benchmark", action="store_true", help="measure frame times offscreen (1280x800)")
     p.add_argument("--json", action="store_true", help="benchmark figures as JSON")
-    p.add_argument("--size", default=None, help="window size WxH (default 1600x1000; benchmark 1280x800)")
+    p.add_argument("--size", type=window_size, default=None, help="window size WxH (default 1600x1000; benchmark 1280x800)")
     p.add_argument("--settings", metavar="INI", help="use this settings file instead of the user's "
                                                      "(a corrupt one is set aside as INI.corrupt-<time>)")
     p.add_argument("--version", action="store_true", help="print versions and exit")
     return p.parse_args(argv)
+
+
+def window_size(text: str) -> str:
+    """argparse type: ``WxH`` with both between 200 and 8192 pixels."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: WIDTHxHEIGHT in pixels, e.g. 1600x1000") from None
+    if not (200 <= w <= 8192 and 200 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height from 200 to 8192 pixels")
+    return f"{w}x{h}"
 
 
 def main(argv=None) -> int:

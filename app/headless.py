@@ -99,10 +99,11 @@ def run_screenshot(scene: str, frames: int, path: str, size: str) -> int:
         export_png(win, path)  # atomic: a failed write leaves any old picture in place
         ok = True
     except OSError as exc:
-        print(f"meshscope: {exc}", file=sys.stderr)
+        print(f"meshscope: could not write {path}: {exc.strerror or exc}", file=sys.stderr)
         ok = False
     win.close()
-    print(f"wrote {path}" if ok else f"could not write {path}")
+    if ok:
+        print(f"wrote {path}")
     return 0 if ok else 1
 
 

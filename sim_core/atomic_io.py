@@ -42,7 +42,10 @@ def write_atomic_with(path: str | os.PathLike, writer) -> Path:
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
+    except OSError as exc:  # name the user's folder, not our temporary file
+        raise OSError(exc.errno, f"cannot write in {folder}: {exc.strerror}") from None
     os.close(fd)
     try:
         writer(tmp)

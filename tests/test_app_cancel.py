@@ -61,3 +61,17 @@ def test_a_4096_gpu_cluster_runs_live_with_one_tensor_but_not_with_a_collective(
     assert sim.engine.bytes_in_flight > 0
     heavy = light.replace(workload="collective", params={"op": "allreduce", "algo": "ring", "nbytes": 8e6})
     assert "at most 256" in live_limit_message(heavy, spec)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--benchmark", "--frames", "-5"], "allowed whole numbers"),
+    (["--size", "10x"], "WIDTHxHEIGHT"),
+    (["--scene", "default", "--frames", "2", "--screenshot", "/nonexistent/dir/x.png"], "cannot write in /nonexistent/dir"),
+])
+def test_bad_app_arguments_end_in_one_clear_line(args, needle):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert needle in out.stderr
