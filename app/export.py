@@ -50,6 +50,18 @@ def export_png(widget, path: str | Path, size: tuple[int, int] | None = None) ->
     return write_atomic_with(path, writer)
 
 
+def write_screenshot(widget, path: str | Path) -> bool:
+    """The command line's ``--screenshot``: write atomically, say what happened in one line."""
+    import sys
+    try:
+        export_png(widget, path)
+    except OSError as exc:
+        print(f"meshscope: could not write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    print(f"wrote {path}")
+    return True
+
+
 def export_csv(engines, path: str | Path) -> Path:
     """Recorded per-step metrics of every pane (one CSV block per pane, headed by its index)."""
     parts = []

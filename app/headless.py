@@ -94,16 +94,9 @@ def run_screenshot(scene: str, frames: int, path: str, size: str) -> int:
     _pump_frames(app, win, frames)
     win.refresh_plots()
     app.processEvents()
-    from .export import export_png
-    try:
-        export_png(win, path)  # atomic: a failed write leaves any old picture in place
-        ok = True
-    except OSError as exc:
-        print(f"meshscope: could not write {path}: {exc.strerror or exc}", file=sys.stderr)
-        ok = False
+    from .export import write_screenshot
+    ok = write_screenshot(win, path)  # atomic: a failed write leaves any old picture in place
     win.close()
-    if ok:
-        print(f"wrote {path}")
     return 0 if ok else 1
 
 

@@ -10,7 +10,7 @@ import time
 
 from sim_core import SpecError
 
-from .export import export_png
+from .export import write_screenshot
 
 
 def _window(args, size: str):
@@ -91,13 +91,6 @@ def screenshot(args) -> int:
     for _ in range(args.frames or 120):
         c.advance(1 / 60, budget_s=1.0)
         app.processEvents()
-    try:
-        export_png(target, args.screenshot)
-        ok = True
-    except OSError as exc:
-        print(f"could not write {args.screenshot}: {exc}", file=sys.stderr)
-        ok = False
+    ok = write_screenshot(target, args.screenshot)
     win.close()
-    if ok:
-        print(f"wrote {args.screenshot}")
     return 0 if ok else 1
