@@ -332,7 +332,6 @@ class Engine:
         self.busy_carry -= take
         self.node_busy_step[:] = 0.0
         self.chunks_delivered_step = 0
-        self._step_t0 = t0
         rounds = 0
         while self._round(t1):
             rounds += 1
@@ -353,9 +352,7 @@ class Engine:
 
     def idle(self) -> bool:
         """Nothing in flight, nothing scheduled, nothing running, nothing new."""
-        waiting_ready = False
-        return (len(self.c_buf) == 0 and len(self.sched_ids) == 0 and len(self.run_ids) == 0
-                and not self._new and not waiting_ready)
+        return len(self.c_buf) == 0 and len(self.sched_ids) == 0 and len(self.run_ids) == 0 and not self._new
 
     def run_until_idle(self, dt_s: float = 1e-3, max_time_s: float = 1e12) -> float:
         """Step until all work is done; returns the time the last event completed.
