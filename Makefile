@@ -19,4 +19,4 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m sim_core.bench
+	$(PY) -m benchmarks.noc

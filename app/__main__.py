@@ -13,8 +13,8 @@ import argparse
 import os
 import sys
 
-from .scenario import SCENARIOS
-from sim_core.cli import count
+from app.model.scenario import SCENARIOS
+from sim_core.cli.main import count
 
 BENCHMARK_DEFAULT = "wafer"
 
@@ -54,15 +54,15 @@ def window_size(text: str) -> str:
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.version:
-        from .main_window import APP_VERSION
+        from app.windows.main_window import APP_VERSION
         print(f"meshscope {APP_VERSION}")
         return 0
     headless = bool(args.screenshot or args.benchmark or args.record)
     if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from . import headless as hl
+    from app import launch as hl
     if args.record or (args.scene and args.scene not in SCENARIOS) or args.browser:
-        from . import scene_cli
+        from app.scenes import cli as scene_cli
         return scene_cli.run(args)
     if args.benchmark:
         return hl.run_benchmark(args.scene or BENCHMARK_DEFAULT, args.frames or 600, args.json, args.size or "1280x800")

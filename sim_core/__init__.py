@@ -9,13 +9,13 @@ Typical use::
     eng.run_until_idle()
     release_s, finish_s = eng.message_times([m])
 """
-from .engine import Engine
-from .errors import SpecError
-from .fabric import DIRS, NODE_KINDS, Fabric
-from .loader import architecture_to_toml, load_architecture, preset_ids
-from .routing import Router
-from .specs import LINK_KINDS, ArchitectureSpec
-from .topology import build_fabric, build_mesh_fabric
+from sim_core.engine.core import Engine
+from sim_core.errors import SpecError
+from sim_core.fabric.arrays import DIRS, NODE_KINDS, Fabric
+from sim_core.spec.loader import architecture_to_toml, load_architecture, preset_ids
+from sim_core.fabric.routing import Router
+from sim_core.spec.schema import LINK_KINDS, ArchitectureSpec
+from sim_core.fabric.build import build_fabric, build_mesh_fabric
 
 __version__ = "0.1.0"
 

@@ -15,9 +15,9 @@ def active_timers(root: QObject) -> list[QTimer]:
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from app.main_window import MainWindow
-    from app.scenario import SCENARIOS, build_simulation
-    from app.theme import apply_theme
+    from app.windows.main_window import MainWindow
+    from app.model.scenario import SCENARIOS, build_simulation
+    from app.ui.theme import apply_theme
     from PySide6.QtWidgets import QApplication
 
     apply_theme(QApplication.instance(), dark=True)

@@ -7,9 +7,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from app.workers import JobRunner  # noqa: E402
+from app.ui.workers import JobRunner  # noqa: E402
 from app_fixtures import run_frames, window  # noqa: E402,F401
-from sim_core.training import compare  # noqa: E402
+from sim_core.workloads.training.model import compare  # noqa: E402
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
@@ -28,7 +28,7 @@ def test_shutdown_cancels_a_running_compare_promptly(qtbot):
 
 
 def test_cancel_button_stops_a_rebuild_and_the_scene_keeps_running(window, qtbot):
-    from app.scenario import SCENARIOS
+    from app.model.scenario import SCENARIOS
 
     before = window.sim
     window.request_scenario(SCENARIOS["dgx16"])
@@ -48,7 +48,7 @@ def test_refused_packets_are_said_on_screen(window):
 
 
 def test_a_4096_gpu_cluster_runs_live_with_one_tensor_but_not_with_a_collective():
-    from app.scenario import SCENARIOS, build_simulation, live_limit_message
+    from app.model.scenario import SCENARIOS, build_simulation, live_limit_message
     from sim_core import load_architecture
 
     spec = load_architecture("dgx-a100")

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from app.parameter_panel import ParameterPanel
-from app.scenario import LIVE_MAX_CHIPS, SCENARIOS, SOURCE_QUEUE_LIMIT, build_simulation
-from app.workers import JobRunner
+from app.ui.parameter_panel import ParameterPanel
+from app.model.scenario import LIVE_MAX_CHIPS, SCENARIOS, SOURCE_QUEUE_LIMIT, build_simulation
+from app.ui.workers import JobRunner
 from sim_core import load_architecture
 
 

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from app import render_model as rm
+from app.model import render_model as rm
 
 
 def _line_geometry():
@@ -16,7 +16,7 @@ def _line_geometry():
 
 
 def test_render_model_imports_no_qt():
-    code = "import sys, app.render_model; print(any(m.startswith(('PySide6', 'PyQt', 'pyqtgraph')) for m in sys.modules))"
+    code = "import sys, app.model.render_model; print(any(m.startswith(('PySide6', 'PyQt', 'pyqtgraph')) for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -73,7 +73,7 @@ def target(tmp_path):
 
 
 def test_csv_export(window, target, disk_full_open):
-    from app.export import export_csv
+    from app.ui.export import export_csv
     path = target("metrics.csv")
     with pytest.raises(OSError):
         export_csv([window.controller.engine], path)
@@ -81,7 +81,7 @@ def test_csv_export(window, target, disk_full_open):
 
 
 def test_architecture_save(window, target, disk_full_open):
-    from app.export import export_architecture
+    from app.ui.export import export_architecture
     path = target("arch.toml")
     with pytest.raises(OSError):
         export_architecture(window.sim.spec, path)
@@ -89,7 +89,7 @@ def test_architecture_save(window, target, disk_full_open):
 
 
 def test_scene_save(window, target, disk_full_open):
-    from app.scene_save import save_scene
+    from app.scenes.save import save_scene
     path = target("my-scene.toml")
     with pytest.raises(OSError):
         save_scene(window.sim, path)
@@ -104,7 +104,7 @@ def test_window_scene_save_reports_and_keeps_old_file(window, target, disk_full_
 
 
 def test_png_export(window, target, png_fails_midway):
-    from app.export import export_png
+    from app.ui.export import export_png
     path = target("view.png")
     with pytest.raises(OSError):
         export_png(window.view, path)
@@ -112,7 +112,7 @@ def test_png_export(window, target, png_fails_midway):
 
 
 def test_headless_screenshot_keeps_old_picture(qtbot, target, png_fails_midway, monkeypatch):
-    from app import headless
+    from app import launch as headless
     path = target("shot.png")
     monkeypatch.setattr(headless, "make_app", lambda: __import__("PySide6.QtWidgets").QtWidgets.QApplication.instance())
     assert headless.run_screenshot("default", 2, str(path), "640x400") == 1
@@ -122,7 +122,7 @@ def test_headless_screenshot_keeps_old_picture(qtbot, target, png_fails_midway, 
 def test_video_export(target):
     import numpy as np
 
-    from app.export import export_video
+    from app.ui.export import export_video
     path = target("clip.gif")
 
     def frames():

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.scene_spec import shipped_scenes  # noqa: E402
+from app.scenes.spec import shipped_scenes  # noqa: E402
 from app_fixtures import active_timers  # noqa: E402
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise",
@@ -20,8 +20,8 @@ pytestmark = [pytestmark, pytest.mark.filterwarnings("ignore:Function.*setActive
 
 @pytest.fixture
 def scene_window(qtbot):
-    from app.scene_window import SceneWindow
-    from app.theme import apply_theme
+    from app.windows.scene_window import SceneWindow
+    from app.ui.theme import apply_theme
     apply_theme(QApplication.instance(), dark=True)
     made = []
 
@@ -111,7 +111,7 @@ def test_bad_scene_refused_window_stays(scene_window, tmp_path):
 
 def test_exports_png_gif_mp4_csv_and_cancel(scene_window, tmp_path):
     import imageio.v3 as iio
-    from app import export as ex
+    from app.ui import export as ex
     win = scene_window("1")
     win.jobs.pool.waitForDone(60000)
     ex.export_png(win, tmp_path / "v.png", (640, 400))

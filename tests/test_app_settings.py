@@ -16,7 +16,7 @@ pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "d
 
 
 def _open(qtbot, path):
-    from app.headless import open_window
+    from app.launch import open_window
     win = open_window(None, path, size="1000x700")
     qtbot.addWidget(win)
     return win
@@ -98,7 +98,7 @@ def test_unreadable_settings_file_is_set_aside(qtbot, tmp_path):
 
 
 def test_bad_file_that_cannot_be_moved_is_left_alone(qtbot, tmp_path, monkeypatch):
-    from app import settings_store
+    from app.ui import settings_store
 
     def refuse(src, dst):
         raise PermissionError(13, "Permission denied")
@@ -117,7 +117,7 @@ def test_bad_file_that_cannot_be_moved_is_left_alone(qtbot, tmp_path, monkeypatc
 
 def test_cli_settings_option(monkeypatch):
     from app import __main__ as cli
-    from app import headless
+    from app import launch as headless
     seen = {}
     monkeypatch.setattr(headless, "run_window", lambda scene, settings=None: seen.update(scene=scene, s=settings) or 0)
     assert cli.main(["--settings", "portable.ini"]) == 0

@@ -1,6 +1,6 @@
 """A short app soak (app/soak.py): a few hundred painted frames of the heaviest scene at 32x.
 
-The full soak (``python -m app.soak --minutes 30``) covers 30 minutes of 1x presenting; this
+The full soak (``python -m benchmarks.app_soak --minutes 30``) covers 30 minutes of 1x presenting; this
 one checks the same figures on a slice of it: no graphics items or QObjects pile up, the
 engine's arrays keep their size, and memory (beyond the bounded rewind history) stays flat.
 """
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "d
 
 @pytest.mark.parametrize("content", ["scenes/4-congestion.toml", "wafer-hotspot"])
 def test_short_soak_is_flat(qapp, content):
-    from app.soak import soak, verdict
+    from benchmarks.app_soak import soak, verdict
     out = soak(QApplication.instance(), content, minutes=30, speed=32, max_frames=200, samples=20)
     assert out["frames_painted"] == 200
     assert out["paint_events"] >= 200 * 0.9, "frames were not painted"

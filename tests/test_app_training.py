@@ -8,9 +8,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from sim_core import training  # noqa: E402
-from app.scenario import SCENARIOS, build_simulation  # noqa: E402
-from app.workloads import TrainingIteration, make_workload, nearest_model  # noqa: E402
+from sim_core.workloads import training  # noqa: E402
+from app.model.scenario import SCENARIOS, build_simulation  # noqa: E402
+from app.model.workloads import TrainingIteration, make_workload, nearest_model  # noqa: E402
 from app_fixtures import run_frames, window  # noqa: E402,F401
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
@@ -67,7 +67,7 @@ def test_window_shows_breakdown_and_days_to_train(window):
     plot = window.compare_plot
     assert plot.rows[0]["label"].startswith("this machine") and "compute" in plot.bars
     # cached: asking again is immediate and identical
-    from app.comparison import training_comparison
+    from app.model.comparison import training_comparison
     assert training_comparison(window.sim) is res
 
 
@@ -85,7 +85,7 @@ def test_core_mesh_heatmap_shows_load_in_the_default_scene(window):
 
 def test_save_as_scene_reopens_to_the_same_numbers(window, tmp_path):
     """File > Save as scene: the file loads through the schema and replays to the same state."""
-    from app.scene_runner import open_scene
+    from app.scenes.runner import open_scene
     assert window.actions["save_scene"].text() == "Save as scene..."
     run_frames(window, 40)
     eng = window.controller.engine

@@ -170,7 +170,7 @@ def test_step_error_pauses_and_reports(window, monkeypatch):
 
 
 def test_exports_and_about(window, tmp_path):
-    from app.main_window import about_text
+    from app.windows.main_window import about_text
     run_frames(window, 5)
     assert window.export_png(str(tmp_path / "v.png"))
     assert (tmp_path / "v.png").stat().st_size > 1000

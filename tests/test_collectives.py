@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from sim_core import build_fabric, load_architecture
-from sim_core.collectives import (ALGORITHMS, OPS, SUPPORTED, choose_algorithm, collective_engine,
+from sim_core.workloads.collectives.algorithms import (ALGORITHMS, OPS, SUPPORTED, choose_algorithm, collective_engine,
                                   run_collective, schedule_collective)
-from sim_core.collective_forms import crossbar, gamma_s_per_byte, message_s
+from sim_core.workloads.collectives.forms import crossbar, gamma_s_per_byte, message_s
 from sim_core.errors import SpecError
 
 CPM = 16  # chunks per message in these runs

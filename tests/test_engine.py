@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim_core import Engine, Router, build_fabric, build_mesh_fabric, load_architecture
-from sim_core.noc import CYCLE_S, FLIT_BYTES
-from sim_core.traffic import SyntheticTraffic
+from sim_core.workloads.noc import CYCLE_S, FLIT_BYTES
+from sim_core.workloads.traffic import SyntheticTraffic
 
 
 def _check_conservation(eng):

@@ -1,5 +1,5 @@
 """The named experiments scenes show: their numbers come from the engine and tell the story."""
-from sim_core.experiments import bisection_scaling, latency_ladder
+from sim_core.workloads.experiments import bisection_scaling, latency_ladder
 
 
 def test_leaving_the_chip_costs_two_to_four_orders_of_magnitude():

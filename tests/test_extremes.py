@@ -2,8 +2,8 @@
 import pytest
 
 from sim_core import Engine, SpecError, build_fabric, load_architecture
-from sim_core.loader import parse_architecture
-from sim_core.validation import pipelined_transfer_s
+from sim_core.spec.loader import parse_architecture
+from sim_core.validation.cases import pipelined_transfer_s
 
 
 def _with_links(bw, lat):

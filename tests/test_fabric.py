@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from sim_core import LINK_KINDS, Router, build_fabric, build_mesh_fabric, load_architecture
-from sim_core.fabric import TILE
+from sim_core.fabric.arrays import TILE
 
 
 def kinds(fab, path):

@@ -1,5 +1,5 @@
 """Random command lines end in a result or one clear error line, never a traceback."""
-from sim_core.fuzz_cli import run
+from tools.fuzz_cli import run
 
 
 def test_random_argument_lists_never_crash():

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim_core import build_fabric, load_architecture
-from sim_core.fuzz import CORRUPTIONS, run
-from sim_core.loader import parse_architecture
+from tools.fuzz_architectures import CORRUPTIONS, run
+from sim_core.spec.loader import parse_architecture
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """The NoC laboratory against Dally & Towles: saturation bounds, pattern ordering, the latency knee."""
 import pytest
 
-from sim_core.noc import mean_hops_uniform, run_noc, throughput_bound
+from sim_core.workloads.noc import mean_hops_uniform, run_noc, throughput_bound
 
 
 def saturation_throughput(k, torus=False, traffic="uniform", cycles=2500):

@@ -3,9 +3,9 @@ old versions load; bad files are refused with the file, the key path and the fie
 import pytest
 
 from sim_core import SpecError
-from app.scene_runner import open_scene
-from app.scene_spec import load_scene, parse_scene, shipped_scenes
-from sim_core.loader import read_toml
+from app.scenes.runner import open_scene
+from app.scenes.spec import load_scene, parse_scene, shipped_scenes
+from sim_core.spec.loader import read_toml
 
 SHIPPED = list(shipped_scenes())
 
@@ -76,6 +76,6 @@ def test_unknown_scene_name_lists_shipped():
 
 def test_scene_reference_matches_the_schema():
     import pathlib
-    from app.scene_doc import scene_reference
+    from app.scenes.doc import scene_reference
     committed = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "reference" / "scene-schema.md").read_text()
-    assert committed == scene_reference(), "run: python -m app.scene_doc > docs/reference/scene-schema.md"
+    assert committed == scene_reference(), "run: python -m app.scenes.doc > docs/reference/scene-schema.md"

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import scene_fuzz
-from app.scene_spec import load_scene, parse_scene, shipped_scenes
+from tools import fuzz_scenes as scene_fuzz
+from app.scenes.spec import load_scene, parse_scene, shipped_scenes
 from sim_core import SpecError
-from sim_core.loader import read_toml
+from sim_core.spec.loader import read_toml
 
 
 def test_fuzz_run_has_no_failures():
@@ -81,7 +81,7 @@ def scene_folder(tmp_path):
     folder.mkdir()
     shutil.copy(shipped_scenes()["1-leaving-the-chip"], folder / "scene.toml")
     from importlib import resources
-    preset = resources.files("sim_core") / "presets" / "dgx-a100.toml"
+    preset = resources.files("sim_core.spec") / "presets" / "dgx-a100.toml"
     (folder / "my-arch.toml").write_text(preset.read_text())
     (tmp_path / "outside.toml").write_text(preset.read_text())
     return folder

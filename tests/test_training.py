@@ -5,9 +5,9 @@ import pytest
 
 from sim_core import build_fabric, load_architecture
 from sim_core.errors import SpecError
-from sim_core.models import load_model, model_ids
-from sim_core.training import Plan, compare, estimate, schedule_iteration, scaling
-from sim_core.collectives import collective_engine
+from sim_core.spec.models import load_model, model_ids
+from sim_core.workloads.training.model import Plan, compare, estimate, schedule_iteration, scaling
+from sim_core.workloads.collectives.algorithms import collective_engine
 
 GPT = {"id": "gpt", "layers": 24, "hidden": 2304, "heads": 24, "seq": 2048, "vocab": 51200, "batch": 512}
 

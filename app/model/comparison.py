@@ -1,0 +1,133 @@
+"""The same workload on every preset (run off the GUI thread; results cached per process).
+
+A collective: each preset gets the same number of devices (or the nearest its topology
+allows) and runs ``sim_core.collectives.run_collective`` with the algorithm NCCL would
+pick. A wafer holds its whole mesh on one device: its collective is run over a row of
+cores of the wafer, so the comparison stays like for like in bytes.
+
+Training: ``training_comparison`` estimates the current machine with the animated plan
+(``sim_core.training.estimate``, communication simulated on the same fabric) and every
+preset at equal chip power (``training.compare``), with the projected time to train.
+Rows carry ``segments``: (part, seconds) pairs that sum to the iteration.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+from sim_core import build_fabric, load_architecture, preset_ids
+from sim_core.workloads import collectives, training
+
+from app.model.training_studies import budget, split
+
+_CACHE: dict[tuple, dict] = {}
+_LOCK = threading.Lock()
+
+
+def _fabric_for(spec, devices: int):
+    topo = spec.topology
+    if topo.kind == "cluster":
+        return build_fabric(spec, nodes=max(1, math.ceil(devices / topo.chips_per_node)))
+    if topo.kind == "torus":
+        side = max(2, round(devices ** (1 / 3)))
+        dims = [side, side, side] if side ** 3 == devices else [min(64, max(2, devices))]
+        return build_fabric(spec, dims=dims)
+    return build_fabric(spec, wafers=1, tiles=(16, 16))
+
+
+def _ranks(fab, devices: int) -> list[int]:
+    if fab.n_chips >= 2:
+        return [fab.device_node(d) for d in range(min(devices, fab.n_chips))]
+    per = fab.tile_cols
+    row = fab.tile_rows // 2
+    k = min(devices, per)
+    return [row * per + int(c) for c in range(0, per, max(1, per // k))][:k]
+
+
+def compare(workload_kind: str, params: dict, devices: int, progress=None) -> list[dict]:
+    """Rows ``label``, ``id``, ``compute_s``, ``comm_s``, ``kind``, ``algo`` for every preset."""
+    rows = []
+    ids = preset_ids()
+    nbytes = float(params.get("nbytes", 8e6))
+    op = params.get("op", "allreduce")
+    if op not in collectives.OPS:
+        op = "allreduce"
+    for i, pid in enumerate(ids):
+        if progress:
+            progress(i, len(ids), pid)
+        spec = load_architecture(pid)
+        fab = _fabric_for(spec, devices)
+        ranks = _ranks(fab, devices)
+        compute = 0.0
+        if len(ranks) < 2:
+            rows.append(dict(label=spec.name, id=pid, compute_s=compute, comm_s=0.0, kind=None, algo="-"))
+            continue
+        res = collectives.run_collective(fab, op, "auto", ranks, nbytes)
+        rows.append(dict(label=spec.name, id=pid, compute_s=compute, comm_s=res["time_s"],
+                         kind=res["bottleneck_link_kind"], algo=res["algo"], devices=len(ranks)))
+    if progress:
+        progress(len(ids), len(ids), "")
+    return rows
+
+
+def segments(breakdown: dict) -> list[tuple[str, float]]:
+    """``breakdown_s`` -> [(part, s)]: compute, memory, pipeline bubble, then comm per link kind."""
+    parts = split(breakdown)
+    out = [(k, parts[k]) for k in ("compute", "memory", "pipeline bubble")]
+    out += [(k[5:], v) for k, v in breakdown.items() if k.startswith("comm_") and v > 0]
+    return [(k, float(v)) for k, v in out if v > 0 or k == "compute"]
+
+
+def _row(est: dict, label: str) -> dict:
+    return dict(label=label, id=est["arch"], iteration_s=est["iteration_s"], segments=segments(est["breakdown_s"]),
+                days=est.get("time_to_train_days"), plan=est["plan"], devices=est["devices"])
+
+
+def _size_kw(sim) -> dict:
+    kind, f = sim.spec.topology.kind, sim.fabric
+    if kind == "cluster":
+        return {"nodes": f.n_chips // sim.spec.topology.chips_per_node}
+    if kind == "torus":
+        return {"dims": list(f.torus_dims)}
+    return {"wafers": f.n_chips}
+
+
+def training_key(sim) -> tuple:
+    """What a training comparison depends on (its cache key)."""
+    sc, wl = sim.scenario, sim.workload
+    return (sc.architecture, repr(_size_kw(sim)), sc.offchip_bandwidth_scale,
+            sc.offchip_latency_scale, wl.model.id, wl.plan)
+
+
+def training_comparison(sim, progress=None) -> dict:
+    """``{"current": row, "rows": [row per preset], "power_W", "model", "budget"}`` for a training sim.
+
+    Equal chip power: the current machine's, but at least one of every preset's chips (a
+    wafer), so every architecture is on the chart. Thread-safe; cached by ``training_key``.
+    """
+    key = training_key(sim)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    spec, sc, wl = sim.spec, sim.scenario, sim.workload
+    fab = build_fabric(spec, tiles=(2, 2) if spec.topology.kind == "wafer" else (1, 1),
+                       offchip_bandwidth_scale=sc.offchip_bandwidth_scale,
+                       offchip_latency_scale=sc.offchip_latency_scale, **_size_kw(sim))
+    b = budget(wl.model)
+    est = training.estimate(spec, wl.model, wl.plan, fabric=fab, **b)
+    power = max(fab.n_chips * spec.chip.power_W, max(load_architecture(p).chip.power_W for p in preset_ids()))
+    ids = preset_ids()
+    rows = []
+    for i, pid in enumerate(ids):
+        if progress:
+            progress(i, len(ids), pid)
+        row = training.compare(wl.model, power_W=power, presets=[pid], **b)[0]
+        rows.append(_row(row, f"{row['devices']:,} x {load_architecture(pid).chip.name}") if "error" not in row
+                    else dict(label=load_architecture(pid).chip.name, id=pid, error=row["error"], segments=[]))
+    if progress:
+        progress(len(ids), len(ids), "")
+    out = {"current": _row(est, f"this machine: {fab.n_chips:,} x {spec.chip.name}"), "rows": rows,
+           "power_W": power, "model": wl.model.name or wl.model.id, "budget": b}
+    with _LOCK:
+        _CACHE[key] = out
+    return out

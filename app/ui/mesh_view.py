@@ -1,0 +1,353 @@
+"""MeshView: the fabric drawn to scale, links glowing with load, chunks as particles.
+
+Every graphics item is created once per fabric (``set_fabric``); a frame only calls
+``setData``. Links are bucketed by (kind, utilization level) into a few
+``PlotCurveItem(connect='pairs')``; particles are one line batch per palette colour: each
+chunk is a short round-capped streak pointing where it goes (``QPainter.drawLines`` from
+numpy; a per-point ``ScatterPlotItem`` spends milliseconds in Python per 5,000 points).
+
+Level of detail: when a tile is smaller than ``LOD_TILE_PX`` pixels the cores and
+on-chip links are hidden and each chip is a filled box shaded by its mean mesh load;
+when zoomed in, only the on-chip links inside the view are handed to Qt.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem, QToolTip
+
+from sim_core import NODE_KINDS
+
+from app.model import render_model as rm
+
+LOD_TILE_PX = 3.0
+BACKGROUND = "#0b0e13"
+NODE_STYLE = {  # kind -> (symbol, size px, colour)
+    "hub": ("s", 11, (230, 230, 240)),
+    "nic": ("t", 10, (206, 80, 220)),
+    "switch": ("d", 18, (255, 255, 255)),
+    "host": ("h", 16, (255, 170, 60)),
+}
+PICK_PX = 9.0
+PARTICLE_PX = 6
+LINK_EVERY = 4
+
+
+class MeshView(pg.PlotWidget):
+    """The fabric, its link loads and its chunks; hover for numbers, click to pin.
+
+    Signals
+    -------
+    hovered(object): the target under the cursor, ``("link", id)``, ``("node", id)``,
+        ``("chip", id)`` or None.
+    picked(object, object): target clicked and the link ids of the path highlighted.
+    """
+
+    hovered = Signal(object)
+    picked = Signal(object, object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background=BACKGROUND)
+        self.setAntialiasing(False)
+        self.hideAxis("left")
+        self.hideAxis("bottom")
+        self.setAspectLocked(True)
+        self.setMenuEnabled(False)
+        self.getPlotItem().hideButtons()
+        self.describe = None  # callable(target) -> tooltip text, set by the window
+        self.fabric = None
+        self._curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
+        self._particles: list[pg.PlotCurveItem] = []
+        self._streak = 0.2
+        self._particle_width = PARTICLE_PX
+        self._frame = 0
+        self._aggregated = False
+        self._visible = None
+        self._levels = None
+        self._bucket_key = None
+        self.last_particles = None
+        self.hover_target = None
+        self.hover_text = ""
+        self.highlighted: list[int] = []
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.getViewBox().sigRangeChanged.connect(self._on_range_changed)
+
+    # ------------------------------------------------------------------ building
+    def set_fabric(self, fabric) -> None:
+        """Create every item for ``fabric`` (once per architecture or size change)."""
+        self.clear()
+        f = self.fabric = fabric
+        self._curves.clear()
+        self._levels = None
+        self._bucket_key = None
+        self.highlighted = []
+        self.geom = rm.link_geometry(f.node_x, f.node_y, f.link_src, f.link_dst, f.link_kind)
+        self.kinds_present = sorted(set(np.unique(f.link_kind).tolist()))
+        self.boxes = rm.chip_boxes(f.node_x, f.node_y, f.node_chip, f.n_tiles, f.n_chips)
+        self._add_chip_items()
+        for kind in self.kinds_present:
+            for level in range(rm.N_LEVELS):
+                width = (rm.LEVEL_WIDTH_OFFCHIP if kind else rm.LEVEL_WIDTH_ONCHIP)[level]
+                pen = pg.mkPen(rm.level_rgb(kind, level), width=width)
+                c = pg.PlotCurveItem(connect="pairs", pen=pen, antialias=False, skipFiniteCheck=True)
+                c.setSegmentedLineMode("on")
+                # Links change a few times a second, particles every frame: cache the links as pixmaps.
+                c.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+                c.setZValue(1 + kind * 0.01 + level * 0.1 + (2 if kind else 0))
+                self.addItem(c)
+                self._curves[(kind, level)] = c
+        self._add_node_items()
+        self._path_curve = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((255, 255, 0, 200), width=6),
+                                            skipFiniteCheck=True)
+        self._path_curve.setZValue(8)
+        self.addItem(self._path_curve)
+        self._particles = []
+        self._particle_width = PARTICLE_PX
+        for i, rgb in enumerate(rm.TAG_RGB):
+            pen = pg.mkPen(*rgb, width=PARTICLE_PX)
+            pen.setCapStyle(Qt.RoundCap)
+            s = pg.PlotCurveItem(connect="pairs", pen=pen, antialias=False, skipFiniteCheck=True)
+            s.setSegmentedLineMode("on")
+            s.setZValue(10)
+            self.addItem(s)
+            self._particles.append(s)
+        self.fit()
+
+    def _add_chip_items(self) -> None:
+        b = self.boxes
+        self._chip_fill = pg.BarGraphItem(x0=b[:, 0], y0=b[:, 1], width=b[:, 2] - b[:, 0], height=b[:, 3] - b[:, 1],
+                                          brushes=[pg.mkBrush(40, 48, 64, 255)] * len(b), pens=[pg.mkPen(None)] * len(b))
+        self._chip_fill.setZValue(-2)
+        self._chip_fill.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.addItem(self._chip_fill)
+        xs, ys = rm.box_segments(b)
+        outline = pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen((110, 125, 150), width=1))
+        outline.setZValue(-1)
+        outline.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.addItem(outline)
+        self._chip_level = np.full(len(b), -1)
+        self._add_server_items()
+
+    def _add_server_items(self) -> None:
+        f = self.fabric
+        srv = f.node_server
+        n_srv = int(srv.max()) + 1 if srv.size and srv.max() >= 0 else 0
+        if n_srv < 2 or n_srv > 256 or f.spec is None or f.spec.topology.kind != "cluster":
+            return
+        boxes = np.zeros((n_srv, 4))
+        for s in range(n_srv):
+            m = srv == s
+            boxes[s] = f.node_x[m].min(), f.node_y[m].min(), f.node_x[m].max(), f.node_y[m].max()
+        boxes += np.array([-1.2, -1.0, 1.2, 1.0])
+        xs, ys = rm.box_segments(boxes)
+        item = pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen((90, 100, 120), width=1, style=Qt.DashLine))
+        self.addItem(item)
+        if n_srv <= 32:
+            for s in range(n_srv):
+                t = pg.TextItem(f"server {s}", color=(170, 180, 200), anchor=(0, 1))
+                t.setPos(boxes[s, 0], boxes[s, 3])
+                self.addItem(t)
+
+    def _add_node_items(self) -> None:
+        f = self.fabric
+        tiles = np.arange(f.n_tiles)
+        self._tiles = pg.ScatterPlotItem(f.node_x[tiles], f.node_y[tiles], pxMode=True, size=3, pen=None,
+                                         brush=pg.mkBrush(150, 165, 190), symbol="s")
+        self._tiles.setZValue(0.5)
+        self._tiles.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.addItem(self._tiles)
+        self._pick_nodes = np.flatnonzero(f.node_kind != 0)
+        for kind, (sym, size, rgb) in NODE_STYLE.items():
+            idx = np.flatnonzero(f.node_kind == NODE_KINDS.index(kind))
+            if idx.size == 0:
+                continue
+            s = pg.ScatterPlotItem(f.node_x[idx], f.node_y[idx], pxMode=True, size=size, symbol=sym,
+                                   pen=pg.mkPen((20, 20, 25), width=1), brush=pg.mkBrush(*rgb))
+            s.setZValue(6)
+            self.addItem(s)
+
+    def fit(self) -> None:
+        """Fit the whole fabric in the window."""
+        f = self.fabric
+        if f is None:
+            return
+        self.getViewBox().setRange(xRange=(f.node_x.min() - 2, f.node_x.max() + 2),
+                                   yRange=(f.node_y.min() - 2, f.node_y.max() + 2), padding=0.02)
+        self._on_range_changed()
+
+    # ------------------------------------------------------------------ per frame
+    def update_frame(self, engine, display_t: float, throttle: bool = False) -> None:
+        """Redraw particles for the engine state at ``display_t``, and link loads (every
+        ``LINK_EVERY``-th frame when ``throttle``: load is a per-step average anyway)."""
+        if self.fabric is None:
+            return
+        self._frame += 1
+        if self._frame % LINK_EVERY == 0 or not throttle or self._bucket_key != self._vis_key:
+            util = engine.link_utilization()
+            levels = rm.link_levels(util)
+            if self._levels is None or not np.array_equal(levels, self._levels) or self._bucket_key != self._vis_key:
+                self._levels = levels
+                self._bucket_key = self._vis_key
+                self._rebucket(levels)
+            self._update_chips(util)
+        p = rm.particle_positions(self.geom, engine.L, display_t, engine.c_buf, engine.c_seq, engine.c_nxt,
+                                  engine.c_start, engine.c_ready, engine.c_msg, engine.m_tag)
+        self.last_particles = p
+        order = np.argsort(p.color, kind="stable")
+        bounds = np.searchsorted(p.color[order], np.arange(len(self._particles) + 1))
+        length = self._streak
+        for i, item in enumerate(self._particles):
+            sel = order[bounds[i]:bounds[i + 1]]
+            item.setData(*rm.particle_segments(p, length, sel))
+
+    def _rebucket(self, levels: np.ndarray) -> None:
+        g = self.geom
+        key = g.kind * rm.N_LEVELS + levels
+        idx = np.flatnonzero(self._visible) if self._visible is not None else np.arange(key.size)
+        k = key[idx]
+        order = np.argsort(k, kind="stable")
+        idx, k = idx[order], k[order]
+        for (kind, level), curve in self._curves.items():
+            lo, hi = np.searchsorted(k, [kind * rm.N_LEVELS + level, kind * rm.N_LEVELS + level + 1])
+            sel = idx[lo:hi]
+            x = np.empty(2 * sel.size)
+            y = np.empty(2 * sel.size)
+            x[0::2], x[1::2] = g.x0[sel], g.x1[sel]
+            y[0::2], y[1::2] = g.y0[sel], g.y1[sel]
+            curve.setData(x, y)
+
+    def _update_chips(self, util: np.ndarray) -> None:
+        f = self.fabric
+        load = rm.chip_load(util, f.link_src, f.link_kind, f.node_chip, f.n_chips)
+        lvl = np.minimum((load * 8).astype(int), 8)
+        if np.array_equal(lvl, self._chip_level):
+            return
+        self._chip_level = lvl
+        shades = [pg.mkBrush(40 + 20 * v, 48 + 10 * v, 64 - 3 * v) for v in range(9)]
+        self._chip_fill.setOpts(brushes=[shades[v] for v in lvl])
+
+    def _on_range_changed(self, *_):
+        if self.fabric is None:
+            return
+        vb = self.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        px_per_unit = vb.width() / max(x1 - x0, 1e-9)
+        self._streak = min(0.35, 3.0 / max(px_per_unit, 1e-9))  # a short streak: ~3 px, at most 0.35 tile
+        width = PARTICLE_PX if px_per_unit >= 14 else 3  # small tiles: thin chunks, the mesh stays visible
+        if width != self._particle_width:
+            self._particle_width = width
+            for item in self._particles:
+                pen = item.opts["pen"]
+                pen.setWidth(width)
+                item.setPen(pen)
+        self._aggregated = bool(px_per_unit < LOD_TILE_PX)
+        self._tiles.setVisible(bool(px_per_unit >= 6.0))
+        g = self.geom
+        if self._aggregated:
+            vis = g.offchip.copy()
+        else:
+            inside = ((np.maximum(g.x0, g.x1) >= x0) & (np.minimum(g.x0, g.x1) <= x1)
+                      & (np.maximum(g.y0, g.y1) >= y0) & (np.minimum(g.y0, g.y1) <= y1))
+            vis = g.offchip | inside
+        self._visible = vis
+        self._vis_key = (self._aggregated, round(x0, 1), round(x1, 1), round(y0, 1), round(y1, 1))
+        self._bucket_key = None
+
+    @property
+    def aggregated(self) -> bool:
+        return self._aggregated
+
+    def drawn_link_kinds(self) -> set[str]:
+        """Link kinds with at least one segment drawn right now."""
+        from sim_core import LINK_KINDS
+        return {LINK_KINDS[k] for (k, _), c in self._curves.items() if c.getData()[0] is not None
+                and len(c.getData()[0])}
+
+    # ------------------------------------------------------------------ picking
+    def target_at(self, x: float, y: float):
+        """What is under the view point (x, y): a node, a link, a chip, or None."""
+        f = self.fabric
+        if f is None:
+            return None
+        vb = self.getViewBox()
+        unit = (vb.viewRange()[0][1] - vb.viewRange()[0][0]) / max(vb.width(), 1)  # view units per pixel
+        tol = PICK_PX * unit
+        nodes = self._pick_nodes
+        if nodes.size:
+            d = np.hypot(f.node_x[nodes] - x, f.node_y[nodes] - y)
+            i = int(np.argmin(d))
+            if d[i] <= tol:
+                return ("node", int(nodes[i]))
+        cand = np.flatnonzero(self._visible) if self._visible is not None else np.arange(f.n_links)
+        link, dist = rm.nearest_segment(self.geom, x, y, cand)
+        if link >= 0 and dist <= max(tol * 0.7, 0.12 if not self._aggregated else 0):
+            return ("link", link)
+        b = self.boxes
+        inside = np.flatnonzero((b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3]))
+        if inside.size:
+            return ("chip", int(inside[0]))
+        return None
+
+    def particle_at(self, x: float, y: float) -> int:
+        """Message id of the particle nearest (x, y) within the pick radius, or -1."""
+        p = self.last_particles
+        if p is None or p.x.size == 0:
+            return -1
+        vb = self.getViewBox()
+        unit = (vb.viewRange()[0][1] - vb.viewRange()[0][0]) / max(vb.width(), 1)
+        d = np.hypot(p.x - x, p.y - y)
+        i = int(np.argmin(d))
+        return int(p.msg[i]) if d[i] <= PICK_PX * unit else -1
+
+    def highlight(self, links) -> None:
+        """Draw the given links (a tensor's path) in bright yellow; [] clears."""
+        self.highlighted = [int(v) for v in links]
+        g = self.geom
+        sel = np.asarray(self.highlighted, dtype=np.int64)
+        x = np.empty(2 * sel.size)
+        y = np.empty(2 * sel.size)
+        x[0::2], x[1::2] = g.x0[sel], g.x1[sel]
+        y[0::2], y[1::2] = g.y0[sel], g.y1[sel]
+        self._path_curve.setData(x, y)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.fabric is None:
+            return
+        pt = self.getViewBox().mapSceneToView(scene_pos)
+        target = self.target_at(pt.x(), pt.y())
+        self.hover_target = target
+        self.hover_text = self.describe(target) if (self.describe and target) else ""
+        self.hovered.emit(target)
+        if self.hover_text:
+            QToolTip.showText(self.mapToGlobal(self.mapFromScene(scene_pos)), self.hover_text, self)
+        else:
+            QToolTip.hideText()
+
+    def _on_mouse_clicked(self, ev) -> None:
+        if self.fabric is None or ev.button() != Qt.LeftButton:
+            return
+        pt = self.getViewBox().mapSceneToView(ev.scenePos())
+        self.pick(pt.x(), pt.y())
+
+    def pick(self, x: float, y: float, engine=None):
+        """Pin what is at (x, y); highlight the path of the tensor under the cursor."""
+        target = self.target_at(x, y)
+        msg = self.particle_at(x, y)
+        path = []
+        eng = engine or getattr(self, "engine", None)
+        if msg >= 0 and eng is not None:
+            path = eng.router.path(int(eng.m_src[msg]), int(eng.m_dst[msg]))
+            target = target or ("message", msg)
+        elif target and target[0] == "link":
+            path = [target[1]]
+        self.highlight(path)
+        self.picked.emit(target, path)
+        return target, path
+
+    def view_to_widget(self, x: float, y: float):
+        """Widget pixel position of the view point (x, y) (for tests and tours)."""
+        scene = self.getViewBox().mapViewToScene(QPointF(x, y))
+        return self.mapFromScene(scene)
+

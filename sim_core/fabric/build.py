@@ -1,0 +1,370 @@
+"""Build a ``Fabric`` from an ``ArchitectureSpec``: meshes, hubs, NICs, switches, layout.
+
+Tile meshes are built vectorized (``fabric.mesh_links``): a 4,096-GPU cluster or a
+1,024 x 1,024 wafer has millions of tiles, far too many for a networkx graph. Everything
+off-chip (hubs, NICs, switches, hosts) is built as a networkx graph, checked for
+connectivity, then compiled into the same arrays.
+"""
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+
+from sim_core.errors import SpecError
+from sim_core.fabric.arrays import (HOST, HUB, KIND_CODE, MAX_LINKS, MAX_TILES, NIC, SWITCH, TILE, Fabric,
+                     MeshParams, mesh_links)
+from sim_core.spec.schema import ArchitectureSpec, ChipSpec
+
+
+class _OffChip:
+    """Off-chip nodes and links as a networkx DiGraph with dense ids after the tiles."""
+
+    def __init__(self, first_id: int):
+        self.G = nx.DiGraph()
+        self.next_id = first_id
+        self.edge_keys: dict[tuple, tuple[int, int]] = {}
+        self.n_edges = 0
+
+    def node(self, kind: int, x: float, y: float, chip: int = -1, server: int = -1, label: str = "") -> int:
+        nid = self.next_id
+        self.next_id += 1
+        self.G.add_node(nid, kind=kind, x=float(x), y=float(y), chip=chip, server=server, label=label)
+        return nid
+
+    def link(self, u: int, v: int, kind: str, bw: float, lat: float, rings=(-1, -1), key=None) -> None:
+        for a, b, ring in ((u, v, rings[0]), (v, u, rings[1])):
+            extra = self.G.nodes[a].get("switch_latency_s", 0.0)
+            if self.G.has_edge(a, b):  # parallel cables: one link of the summed bandwidth
+                self.G.edges[a, b]["bw"] += bw
+                continue
+            self.G.add_edge(a, b, kind=KIND_CODE[kind], bw=bw, lat=lat + extra, ring=ring, order=self.n_edges)
+            self.n_edges += 1
+        if key is not None:
+            self.edge_keys[key] = (u, v)
+
+
+def mesh_params(chip: ChipSpec, rows: int, cols: int, torus: bool = False) -> MeshParams:
+    """Tile-mesh bandwidth and latency that keep bisection and hop latency of the chip."""
+    f_r = chip.core_rows / rows
+    f_c = chip.core_cols / cols
+    x_bw = chip.noc_bandwidth_Bps * f_r
+    y_bw = chip.noc_bandwidth_Bps * f_c
+    return MeshParams(rows, cols, x_bw, y_bw, chip.noc_hop_latency_s * f_c, chip.noc_hop_latency_s * f_r,
+                      torus=torus, hub_bandwidth_Bps=max(chip.memory_bandwidth_Bps / cols, x_bw, y_bw),
+                      hub_latency_s=chip.noc_hop_latency_s)
+
+
+def _check_size(source: str, field: str, value, n_tiles: int, n_links: int) -> None:
+    if n_tiles > MAX_TILES or n_links > MAX_LINKS:
+        raise SpecError(source, field, value,
+                        f"at most {MAX_TILES:,} tiles and {MAX_LINKS:,} links in one fabric "
+                        f"(this asks for {n_tiles:,} tiles); lower the mesh resolution or the chip count")
+
+
+def sized_fabric(spec: ArchitectureSpec, *, nodes=None, dims=None, wafers=None, tiles=None,
+                 source: str = "size") -> Fabric:
+    """``build_fabric`` with the size knob that fits the topology, refusing the others.
+
+    ``nodes`` is for clusters, ``dims`` for tori and ``wafers`` for wafers; a knob given to
+    the wrong kind, or a size below 1, is one ``SpecError`` naming ``source``.
+    """
+    kind = spec.topology.kind
+    kw = {}
+    for name, value, wanted in (("nodes", nodes, "cluster"), ("dims", dims, "torus"), ("wafers", wafers, "wafer")):
+        if value is None:
+            continue
+        if kind != wanted:
+            raise SpecError(source, name, value, f"only for {wanted} presets; {spec.id} is a {kind}")
+        if (np.asarray(value) < 1).any():
+            raise SpecError(source, name, value, "at least 1 (zero chips cannot run anything)")
+        kw[name] = list(value) if name == "dims" else value
+    return build_fabric(spec, tiles=tuple(tiles) if tiles is not None else None, **kw)
+
+
+def build_fabric(spec: ArchitectureSpec, *, nodes: int | None = None, dims: list[int] | None = None,
+                 wafers: int | None = None, tiles: tuple[int, int] | None = None,
+                 offchip_bandwidth_scale: float = 1.0, offchip_latency_scale: float = 1.0) -> Fabric:
+    """Instantiate ``spec`` at a size: ``nodes`` (cluster), ``dims`` (torus), ``wafers``.
+
+    ``tiles`` = (rows, cols) of each chip's drawn mesh (default: the preset's).
+    The off-chip scales multiply every off-chip link's bandwidth / latency (what-if knobs).
+    """
+    topo = spec.topology
+    src_name = f"architecture {spec.id}"
+    R, C = tiles or spec.chip.default_tiles
+    if not (1 <= R <= 2048 and 1 <= C <= 2048):
+        raise SpecError(src_name, "tiles", (R, C), "rows and columns from 1 to 2048")
+    for name, val in (("offchip_bandwidth_scale", offchip_bandwidth_scale), ("offchip_latency_scale", offchip_latency_scale)):
+        if not (math.isfinite(val) and val > 0):
+            raise SpecError(src_name, name, val, "a finite number > 0")
+    if topo.kind == "cluster":
+        n_nodes = nodes if nodes is not None else topo.nodes
+        if not 1 <= n_nodes <= 100_000:
+            raise SpecError(src_name, "topology.nodes", n_nodes, "1 to 100,000 nodes")
+        n_chips = n_nodes * topo.chips_per_node
+    elif topo.kind == "torus":
+        dims = list(dims if dims is not None else topo.dims)
+        if not (1 <= len(dims) <= 3 and all(1 <= d <= 64 for d in dims)):
+            raise SpecError(src_name, "topology.dims", dims, "1 to 3 dimensions of 1 to 64 chips")
+        n_chips = int(np.prod(dims))
+    else:
+        n_chips = wafers if wafers is not None else topo.wafers
+        if not 1 <= n_chips <= 1024:
+            raise SpecError(src_name, "topology.wafers", n_chips, "1 to 1,024 wafers")
+    _check_size(src_name, "tiles", (R, C), n_chips * R * C, n_chips * R * C * 4)
+
+    mesh = mesh_params(spec.chip, R, C)
+    m_src, m_dst, m_bw, m_lat, m_ring, tile_link, n_rings = mesh_links(n_chips, mesh)
+    T = n_chips * R * C
+    g = _OffChip(T)
+    scale_bw, scale_lat = offchip_bandwidth_scale, offchip_latency_scale
+
+    def L(name: str):
+        ls = spec.links[name]
+        return ls.kind, ls.payload_Bps * scale_bw, ls.latency_s * scale_lat
+
+    cw, chh = C + 3.0, R + 4.5
+    origins = np.zeros((n_chips, 2))
+    hubs = np.zeros(n_chips, dtype=np.int64)
+    servers = np.full(n_chips, -1)
+    torus_table = None
+
+    if topo.kind == "cluster":
+        _build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale_lat)
+    elif topo.kind == "torus":
+        torus_table, n_rings = _build_torus(dims, g, origins, hubs, servers, cw, chh, C, L(topo.torus_link), n_rings)
+    else:
+        _build_wafer(spec, n_chips, g, origins, hubs, cw, C, L, src_name)
+
+    if not nx.is_weakly_connected(g.G):
+        raise SpecError(src_name, "topology", topo.kind, "a connected topology (some chips cannot reach others)")
+    return _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers,
+                    (m_src, m_dst, m_bw, m_lat, m_ring, tile_link), torus_table, dims if topo.kind == "torus" else ())
+
+
+def _build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale_lat):
+    topo = spec.topology
+    cpn = topo.chips_per_node
+    per_row_chips = min(cpn, 4)
+    chip_rows = math.ceil(cpn / per_row_chips)
+    node_w, node_h = per_row_chips * cw + 1.0, chip_rows * chh + 4.0
+    nodes_per_row = max(1, math.ceil(math.sqrt(n_nodes * node_h / node_w)))
+    nics = []  # (node id, server, rail)
+    for s in range(n_nodes):
+        nx0 = (s % nodes_per_row) * (node_w + 3.0)
+        ny0 = -(s // nodes_per_row) * (node_h + 3.0)
+        cx = nx0 + node_w / 2
+        for i in range(cpn):
+            d = s * cpn + i
+            ox = nx0 + 1.0 + (i % per_row_chips) * cw
+            oy = ny0 + 4.5 + (i // per_row_chips) * chh
+            origins[d] = (ox, oy)
+            servers[d] = s
+            hubs[d] = g.node(HUB, ox + (C - 1) / 2, oy - 1.5, chip=d, server=s, label=f"{spec.chip.name} #{d} (node {s})")
+        chip_hubs = hubs[s * cpn:(s + 1) * cpn]
+        if topo.intra_node == "switch":
+            sw = g.node(SWITCH, cx, ny0 + 2.0, server=s, label=f"node {s} {spec.links[topo.intra_link].kind} switch")
+            for h in chip_hubs:
+                g.link(int(h), sw, *L(topo.intra_link))
+            attach = [int(chip_hubs[j * cpn // topo.nics_per_node]) for j in range(topo.nics_per_node)]
+        elif topo.intra_node == "pcie-tree":
+            host = g.node(HOST, cx, ny0 + 0.9, server=s, label=f"node {s} host CPU")
+            n_sw = math.ceil(cpn / topo.chips_per_pcie_switch)
+            for j in range(n_sw):
+                members = chip_hubs[j * topo.chips_per_pcie_switch:(j + 1) * topo.chips_per_pcie_switch]
+                px = float(np.mean([g.G.nodes[int(h)]["x"] for h in members]))
+                p = g.node(SWITCH, px, ny0 + 2.3, server=s, label=f"node {s} PCIe switch {j}")
+                for h in members:
+                    g.link(int(h), p, *L(topo.intra_link))
+                g.link(p, host, *L(topo.host_link))
+            attach = [host] * topo.nics_per_node
+        else:  # host: chips are CPU sockets joined pairwise
+            for a in range(cpn):
+                for b in range(a + 1, cpn):
+                    g.link(int(chip_hubs[a]), int(chip_hubs[b]), *L(topo.intra_link))
+            attach = [int(chip_hubs[j % cpn]) for j in range(topo.nics_per_node)]
+        for j, a in enumerate(attach):
+            x = g.G.nodes[a]["x"] if topo.nics_per_node == cpn else nx0 + node_w - 1.5 - j
+            nic = g.node(NIC, x, ny0 + 0.4, server=s, label=f"node {s} NIC {j}")
+            g.link(a, nic, *L(topo.host_link))
+            nics.append((nic, s, j))
+    _build_fat_tree(spec, g, nics, n_nodes, L, scale_lat)
+
+
+def _build_fat_tree(spec, g, nics, n_nodes, L, scale_lat):
+    topo = spec.topology
+    down = max(1, topo.switch_radix // 2)
+    rails = topo.nics_per_node if topo.nics_per_node == topo.chips_per_node and topo.nics_per_node > 1 else 1
+    xs = [g.G.nodes[n]["x"] for n, _, _ in nics]
+    ymin = min(g.G.nodes[n]["y"] for n, _, _ in nics)
+    x_lo, x_hi = min(xs), max(xs)
+    leaf_of = {}
+    if rails > 1:
+        blocks = math.ceil(n_nodes / down)
+        keys = [(rail, b) for b in range(blocks) for rail in range(rails)]
+        key_of_nic = [(j, s // down) for _, s, j in nics]
+    else:
+        keys = list(range(math.ceil(len(nics) / down)))
+        key_of_nic = [i // down for i in range(len(nics))]
+    kind, bw, lat = L(topo.network_link)
+    sw_lat = topo.switch_latency_s * scale_lat
+    for i, key in enumerate(keys):
+        x = x_lo + (x_hi - x_lo) * (i + 0.5) / len(keys)
+        leaf_of[key] = g.node(SWITCH, x, ymin - 5.0, label=f"leaf switch {i} ({kind})")
+        g.G.nodes[leaf_of[key]]["switch_latency_s"] = sw_lat
+    for (nic, _, _), key in zip(nics, key_of_nic):
+        g.link(nic, leaf_of[key], kind, bw, lat)
+    if len(keys) > 1:
+        n_spines = min(down, len(keys))
+        bundle = down / n_spines
+        spines = []
+        for i in range(n_spines):
+            x = x_lo + (x_hi - x_lo) * (i + 0.5) / n_spines
+            sp = g.node(SWITCH, x, ymin - 11.0, label=f"spine switch {i} ({kind})")
+            g.G.nodes[sp]["switch_latency_s"] = sw_lat
+            spines.append(sp)
+        for leaf in leaf_of.values():
+            for sp in spines:
+                g.link(leaf, sp, kind, bw * bundle, lat)
+
+
+def _build_torus(dims, g, origins, hubs, servers, cw, chh, C, link, ring_base):
+    nd = len(dims)
+    shape = list(dims) + [1] * (3 - nd)
+    n = int(np.prod(shape))
+    coords = np.stack(np.unravel_index(np.arange(n), shape[::-1])[::-1], axis=1)  # x fastest
+    layer_w = shape[0] * cw + 4.0
+    for d in range(n):
+        x, y, z = coords[d]
+        ox = z * layer_w + x * cw
+        oy = y * chh
+        origins[d] = (ox, oy)
+        servers[d] = d // 4
+        hubs[d] = g.node(HUB, ox + (C - 1) / 2, oy - 1.5, chip=d, server=d // 4, label=f"TPU chip #{d} ({x},{y},{z})")
+    table = np.full((n, nd, 2), -1, dtype=np.int64)
+    ring = ring_base
+    strides = [1, shape[0], shape[0] * shape[1]]
+    for dim in range(nd):
+        size = shape[dim]
+        if size < 2:
+            continue
+        for d in range(n):
+            if coords[d][dim] != 0:
+                continue
+            line = [d + k * strides[dim] for k in range(size)]
+            wrap = size > 2
+            for k in range(size if wrap else 1):
+                a, b = line[k], line[(k + 1) % size]
+                rings = (ring, ring + 1) if wrap else (-1, -1)
+                g.link(int(hubs[a]), int(hubs[b]), *link, rings=rings, key=(a, dim, 0))
+                table[a, dim, 0] = -2  # resolved to link ids at compile time
+            if wrap:
+                ring += 2
+    return (table, coords), ring
+
+
+def _build_wafer(spec, n, g, origins, hubs, cw, C, L, src_name):
+    topo = spec.topology
+    hosts = []
+    for w in range(n):
+        ox = w * (cw + 10.0)
+        origins[w] = (ox, 0.0)
+        hubs[w] = g.node(HUB, ox + (C - 1) / 2, -1.5, chip=w, server=w, label=f"wafer {w} I/O")
+        host = g.node(HOST, ox + (C - 1) / 2, -7.0, server=w, label=f"wafer {w} host / external memory")
+        g.link(int(hubs[w]), host, *L(topo.io_link))
+        hosts.append(host)
+    if n > 1:
+        if not topo.network_link:
+            raise SpecError(src_name, "topology.network_link", "", "a link name: several wafers need a network to join them")
+        kind, bw, lat = L(topo.network_link)
+        sw = g.node(SWITCH, (n - 1) * (cw + 10.0) / 2 + C / 2, -13.0, label="wafer network switch")
+        for h in hosts:
+            g.link(h, sw, kind, bw, lat)
+
+
+def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, torus_table, dims) -> Fabric:
+    m_src, m_dst, m_bw, m_lat, m_ring, tile_link = mesh_arrays
+    T = n_chips * R * C
+    n_off = g.next_id - T
+    N = T + n_off
+    kind = np.zeros(N, dtype=np.int8)
+    x = np.zeros(N)
+    y = np.zeros(N)
+    chip = np.full(N, -1, dtype=np.int32)
+    server = np.full(N, -1, dtype=np.int32)
+    per = R * C
+    local = np.arange(T) % per
+    tchip = np.arange(T) // per
+    x[:T] = origins[tchip, 0] + local % C
+    y[:T] = origins[tchip, 1] + local // C
+    chip[:T] = tchip
+    server[:T] = servers[tchip]
+    labels = {}
+    for nid, a in g.G.nodes(data=True):
+        kind[nid], x[nid], y[nid], chip[nid], server[nid] = a["kind"], a["x"], a["y"], a["chip"], a["server"]
+        labels[nid] = a["label"]
+    # hub <-> bottom-row tiles
+    bottom = (np.arange(n_chips)[:, None] * per + np.arange(C)[None, :])  # (CH, C)
+    hub_col = np.broadcast_to(hubs[:, None], bottom.shape)
+    n_mesh = len(m_src)
+    n_hl = bottom.size
+    hub_to_tile = (n_mesh + np.arange(n_hl)).reshape(n_chips, C).astype(np.int32)
+    tile_to_hub = (n_mesh + n_hl + np.arange(n_hl)).reshape(n_chips, C).astype(np.int32)
+    edges = sorted(g.G.edges(data=True), key=lambda e: e[2]["order"])
+    e_src = np.array([e[0] for e in edges], dtype=np.int32)
+    e_dst = np.array([e[1] for e in edges], dtype=np.int32)
+    noc = KIND_CODE["noc"]
+    link_src = np.concatenate([m_src, hub_col.ravel(), bottom.ravel(), e_src]).astype(np.int32)
+    link_dst = np.concatenate([m_dst, bottom.ravel(), hub_col.ravel(), e_dst]).astype(np.int32)
+    link_kind = np.concatenate([np.full(n_mesh + 2 * n_hl, noc), [e[2]["kind"] for e in edges]]).astype(np.int8)
+    link_bw = np.concatenate([m_bw, np.full(2 * n_hl, mesh.hub_bandwidth_Bps), [e[2]["bw"] for e in edges]])
+    link_lat = np.concatenate([m_lat, np.full(2 * n_hl, mesh.hub_latency_s), [e[2]["lat"] for e in edges]])
+    link_ring = np.concatenate([m_ring, np.full(2 * n_hl, -1), [e[2]["ring"] for e in edges]]).astype(np.int32)
+    hub_torus = None
+    if torus_table is not None:
+        table, coords = torus_table
+        edge_id = {(int(a), int(b)): n_mesh + 2 * n_hl + i for i, (a, b) in enumerate(zip(e_src, e_dst))}
+        hub_torus = np.full(table.shape, -1, dtype=np.int32)
+        nd = table.shape[1]
+        shape = list(dims) + [1] * (3 - len(dims))
+        strides = [1, shape[0], shape[0] * shape[1]]
+        for d in range(n_chips):
+            for dim in range(nd):
+                size = shape[dim]
+                if size < 2:
+                    continue
+                k = coords[d][dim]
+                up = d + (((k + 1) % size) - k) * strides[dim]
+                dn = d + (((k - 1) % size) - k) * strides[dim]
+                hub_torus[d, dim, 0] = edge_id[(int(hubs[d]), int(hubs[up]))]
+                hub_torus[d, dim, 1] = edge_id[(int(hubs[d]), int(hubs[dn]))]
+    fab = Fabric(
+        name=spec.name if spec is not None else "mesh", n_chips=n_chips, tile_rows=R, tile_cols=C, on_chip_torus=False,
+        node_kind=kind, node_x=x, node_y=y, node_chip=chip, node_server=server,
+        link_src=link_src, link_dst=link_dst, link_kind=link_kind, link_bandwidth_Bps=link_bw.astype(np.float64),
+        link_latency_s=link_lat.astype(np.float64), link_ring=link_ring, tile_link=tile_link,
+        chip_hub=hubs.astype(np.int32), hub_to_tile=hub_to_tile, tile_to_hub=tile_to_hub,
+        node_labels=labels, graph=g.G, torus_dims=tuple(dims), hub_torus_link=hub_torus, spec=spec,
+    )
+    return fab
+
+
+def build_mesh_fabric(k: int, *, cols: int | None = None, torus: bool = False, bandwidth_Bps: float = 1.0,
+                      latency_s: float = 0.0, name: str = "mesh") -> Fabric:
+    """One k x k (or k x cols) mesh or torus of tiles and nothing else: the NoC laboratory.
+
+    With ``bandwidth_Bps = 1`` and 1-byte flits, one second of simulated time is one cycle.
+    """
+    cols = cols or k
+    _check_size("noc", "--k", k, k * cols, k * cols * 4)
+    m = MeshParams(k, cols, bandwidth_Bps, bandwidth_Bps, latency_s, latency_s, torus=torus,
+                   hub_bandwidth_Bps=bandwidth_Bps, hub_latency_s=latency_s)
+    m_src, m_dst, m_bw, m_lat, m_ring, tile_link, _ = mesh_links(1, m)
+    T = k * cols
+    local = np.arange(T)
+    g = _OffChip(T)
+    hub = g.node(HUB, (cols - 1) / 2, -1.5, chip=0, label="chip I/O")
+    return _compile(None, g, 1, k, cols, m, np.zeros((1, 2)), np.array([hub]), np.zeros(1, dtype=int),
+                    (m_src, m_dst, m_bw, m_lat, m_ring, tile_link), None, ())._replace_name(name, torus)

@@ -1,0 +1,223 @@
+"""Routing: which link a chunk takes next, for a whole array of chunks at once.
+
+* Tiles of one chip: dimension-order routing (x first, then y); on a torus the shorter
+  way round (ties go the positive way).
+* Leaving a chip: straight down the tile's column to the bottom row, then into the hub.
+  Entering a chip: hub to the bottom-row tile of the destination's column, then up.
+* Off-chip (hubs, NICs, switches, hosts): a next-hop table per destination, filled on
+  first use. On the TPU torus it is dimension-order with the shorter way round; elsewhere
+  it is a shortest path in hops where equal-cost choices are spread deterministically by
+  destination (a hash of ``d`` mod k, as fat trees route), so flows to different GPUs use different
+  spines while one flow never reorders.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim_core.fabric.arrays import HUB, TILE, Fabric
+
+
+class Router:
+    """Vectorized next-hop function over a ``Fabric``."""
+
+    def __init__(self, fabric: Fabric):
+        self.f = fabric
+        self.T = fabric.n_tiles
+        self.per = fabric.tile_rows * fabric.tile_cols
+        N = fabric.n_nodes
+        self.off_nodes = np.arange(self.T, N)
+        self.off_index = np.full(N, -1, dtype=np.int64)
+        self.off_index[self.off_nodes] = np.arange(len(self.off_nodes))
+        off_links = np.flatnonzero(fabric.link_src >= self.T)
+        off_links = off_links[fabric.link_dst[off_links] >= self.T]
+        self.off_links = off_links
+        self.col_of = np.full(N, -1, dtype=np.int64)
+        self.table = np.zeros((len(self.off_nodes), 0), dtype=np.int32)
+        self._hub_coords = None
+        self._tile_rc = None
+        if fabric.hub_torus_link is not None:
+            dims = list(fabric.torus_dims) + [1] * (3 - len(fabric.torus_dims))
+            n = fabric.n_chips
+            self._hub_coords = np.stack(np.unravel_index(np.arange(n), dims[::-1])[::-1], axis=1)
+            self._dims = np.array(dims[:len(fabric.torus_dims)])
+
+    # ---------------------------------------------------------------- off-chip tables
+    def ensure(self, dst_nodes: np.ndarray) -> None:
+        """Make sure next-hop columns exist for these final destinations (any node ids)."""
+        dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
+        if dst_nodes.size == 0:
+            return
+        is_tile = dst_nodes < self.T
+        off = np.where(is_tile, self.f.chip_hub[np.minimum(dst_nodes // max(self.per, 1), self.f.n_chips - 1)], dst_nodes)
+        need = np.unique(off[self.col_of[off] < 0])
+        if need.size == 0:
+            return
+        cols = np.stack([self._column(int(d)) for d in need], axis=1)
+        start = self.table.shape[1]
+        self.table = np.concatenate([self.table, cols.astype(np.int32)], axis=1)
+        self.col_of[need] = start + np.arange(need.size)
+
+    def _column(self, dst: int) -> np.ndarray:
+        if self._hub_coords is not None and self.f.node_kind[dst] != TILE and self.f.node_chip[dst] >= 0:
+            return self._torus_column(dst)
+        return self._bfs_column(dst)
+
+    def _bfs_dist(self, d0: int, relay: np.ndarray) -> np.ndarray:
+        """Hops from every off-chip node to ``d0``, passing only through ``relay`` nodes."""
+        src, dstn = self._off_src, self._off_dst
+        dist = np.full(len(self.off_nodes), -1, dtype=np.int64)
+        dist[d0] = 0
+        frontier = np.array([d0])
+        level = 0
+        while frontier.size:  # BFS levels (the graph is symmetric): a loop over levels, not nodes
+            level += 1
+            through = frontier[(frontier == d0) | relay[frontier]]
+            hit = np.isin(dstn, through) & (dist[src] < 0)
+            frontier = np.unique(src[hit])
+            dist[frontier] = level
+        return dist
+
+    def _bfs_column(self, dst: int) -> np.ndarray:
+        """Next link from every off-chip node towards ``dst``: shortest hops, d-mod-k spread.
+
+        Chip hubs relay traffic only when there is no other way (CPU sockets behind a
+        socket that owns the NIC): GPUs forwarding for each other at both ends of a path
+        would close a cycle of buffer dependencies through the switches, and finite
+        buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
+        """
+        f = self.f
+        n_off = len(self.off_nodes)
+        if not hasattr(self, "_off_src"):
+            self._off_src = self.off_index[f.link_src[self.off_links]]
+            self._off_dst = self.off_index[f.link_dst[self.off_links]]
+            self._relay = f.node_kind[self.off_nodes] != HUB
+        src, dstn = self._off_src, self._off_dst
+        d0 = self.off_index[dst]
+        strict = self._bfs_dist(d0, self._relay)
+        loose = self._bfs_dist(d0, np.ones(n_off, dtype=bool))
+        use_strict = strict[src] >= 0
+        dist_here = np.where(use_strict, strict[src], loose[src])
+        dist_next = np.where(use_strict, strict[dstn], loose[dstn])
+        relay_ok = ~use_strict | (dstn == d0) | self._relay[dstn]
+        good = (dist_next >= 0) & (dist_next == dist_here - 1) & relay_ok
+        g_links, g_src = self.off_links[good], src[good]
+        order = np.lexsort((g_links, g_src))
+        g_links, g_src = g_links[order], g_src[order]
+        counts = np.bincount(g_src, minlength=n_off)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        col = np.full(n_off, -1, dtype=np.int64)
+        has = counts > 0
+        spread = ((dst * 2654435761) % 4294967296) >> 16  # hash first: raw ids often share a stride
+        col[has] = g_links[starts[has] + (spread % counts[has])]
+        return col
+
+    def _torus_column(self, dst: int) -> np.ndarray:
+        """Dimension-order routing on the chip torus towards hub ``dst`` (shorter way round)."""
+        f = self.f
+        n_off = len(self.off_nodes)
+        col = np.full(n_off, -1, dtype=np.int64)
+        hubs = f.chip_hub
+        target = self._hub_coords[f.node_chip[dst]]
+        here = self._hub_coords[:, :len(self._dims)]
+        tgt = target[:len(self._dims)]
+        delta = (tgt[None, :] - here) % self._dims[None, :]
+        moving = delta != 0
+        first = np.where(moving.any(axis=1), moving.argmax(axis=1), -1)
+        rows = np.flatnonzero(first >= 0)
+        dim = first[rows]
+        dd = delta[rows, dim]
+        size = self._dims[dim]
+        direction = np.where(dd <= size - dd, 0, 1)  # ties go the positive way
+        col[self.off_index[hubs[rows]]] = f.hub_torus_link[rows, dim, direction]
+        # non-hub off-chip nodes (none on a pure torus) fall back to BFS
+        rest = np.ones(n_off, dtype=bool)
+        rest[self.off_index[hubs]] = False
+        if rest.any():
+            col[rest] = self._bfs_column(dst)[rest]
+        return col
+
+    # ---------------------------------------------------------------- the hot path
+    def next_link(self, cur: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Link to take from ``cur`` towards ``dst`` (both (K,) node ids); -1 where cur == dst.
+
+        Destinations must have been passed to ``ensure`` first.
+        """
+        f = self.f
+        T, per, C = self.T, self.per, f.tile_cols
+        out = np.full(cur.shape, -1, dtype=np.int64)
+        if f.n_chips == 1 and cur.size and cur.max() < T and dst.max() < T:
+            return self._mesh_only(cur, dst, out)
+        cur_tile = cur < T
+        dst_tile = dst < T
+        # --- on a tile
+        k = np.flatnonzero(cur_tile & (cur != dst))
+        if k.size:
+            u, d = cur[k], dst[k]
+            chip = u // per
+            r, c = (u % per) // C, u % C
+            same = dst_tile[k] & (d // per == chip)
+            tr = np.where(same, (d % per) // C, 0)
+            tc = np.where(same, d % C, c)
+            at = (r == tr) & (c == tc)
+            out[k[at]] = f.tile_to_hub[chip[at], c[at]]
+            mv = ~at
+            if mv.any():
+                km = k[mv]
+                direction, _ = self._dor(r[mv], c[mv], tr[mv], tc[mv])
+                out[km] = f.tile_link[cur[km], direction]
+        # --- off-chip
+        k = np.flatnonzero(~cur_tile)
+        if k.size:
+            u, d = cur[k], dst[k]
+            dt = dst_tile[k]
+            dchip = np.where(dt, d // max(per, 1), 0)
+            d_off = np.where(dt, f.chip_hub[dchip], d)
+            home = u == d_off
+            enter = home & dt
+            out[k[enter]] = f.hub_to_tile[dchip[enter], d[enter] % C]
+            go = ~home
+            if go.any():
+                out[k[go]] = self.table[self.off_index[u[go]], self.col_of[d_off[go]]]
+        return out
+
+    def _mesh_only(self, cur, dst, out):
+        """Fast path for one chip with tile-to-tile traffic only (the NoC laboratory)."""
+        f = self.f
+        C = f.tile_cols
+        if self._tile_rc is None:  # gathers beat integer division on the hot path
+            self._tile_rc = np.divmod(np.arange(self.T, dtype=np.int64), C)
+            self._tile_link_flat = f.tile_link.astype(np.int64).ravel()
+        rows, cols = self._tile_rc
+        direction, arrived = self._dor(rows[cur], cols[cur], rows[dst], cols[dst])
+        out = self._tile_link_flat[cur * 4 + direction]
+        out[arrived] = -1
+        return out
+
+    def _dor(self, r, c, tr, tc):
+        """Dimension-order step from tile (r, c) towards (tr, tc): x first, then y; on a torus
+        the shorter way round (ties positive). Returns (direction index into DIRS, arrived)."""
+        f = self.f
+        C, R = f.tile_cols, f.tile_rows
+        if f.on_chip_torus:
+            dx, dy = (tc - c) % C, (tr - r) % R
+            xdir = dx > C - dx          # 0: +x, 1: -x
+            ydir = 2 + (dy > R - dy)    # 2: +y, 3: -y
+        else:
+            dx, dy = tc - c, tr - r
+            xdir = dx < 0
+            ydir = 2 + (dy < 0)
+        return np.where(dx != 0, xdir, ydir), (dx == 0) & (dy == 0)
+
+    def path(self, src: int, dst: int) -> list[int]:
+        """The links one message takes (for inspection, CLI and tests; not used per step)."""
+        self.ensure(np.array([dst]))
+        links = []
+        cur = np.array([src])
+        d = np.array([dst])
+        for _ in range(10 * (self.f.n_nodes + 1)):
+            nl = int(self.next_link(cur, d)[0])
+            if nl < 0:
+                return links
+            links.append(nl)
+            cur = np.array([self.f.link_dst[nl]])
+        raise RuntimeError(f"routing loop from {src} to {dst}")
