@@ -753,6 +753,29 @@ class Engine:
         moving = on_link & (frac < 1.0)
         return x, y, moving, self.c_msg
 
+    def chunk_state(self):
+        """Every live chunk as a ``view.ChunkState`` (copies; see ``sim_core.engine.view``)."""
+        from sim_core.engine.view import ChunkState
+        live = self.c_nxt != -2
+        buf = self.c_buf[live]
+        on_link = buf < self.L
+        return ChunkState(link=np.where(on_link, buf, buf - self.L), on_link=on_link,
+                          next_link=self.c_nxt[live].copy(), start_s=self.c_start[live].copy(),
+                          ready_s=self.c_ready[live].copy(), queue_pos=self.c_seq[live].copy(),
+                          msg=self.c_msg[live].copy(), tag=self.m_tag[self.c_msg[live]])
+
+    def message_info(self, ids):
+        """Retained messages ``ids`` as a ``view.MessageInfo`` (copies)."""
+        from sim_core.engine.view import MessageInfo
+        ids = np.asarray(ids, dtype=np.int64)
+        return MessageInfo(src=self.m_src[ids].copy(), dst=self.m_dst[ids].copy(), size_bytes=self.m_size[ids].copy(),
+                           tag=self.m_tag[ids].copy(), is_compute=self.m_kind[ids] == KIND_COMPUTE,
+                           release_s=self.m_release[ids].copy(), finish_s=self.m_finish[ids].copy())
+
+    def message_path(self, msg: int) -> list[int]:
+        """Link ids message ``msg`` takes from its source to its destination."""
+        return self.router.path(int(self.m_src[msg]), int(self.m_dst[msg]))
+
     def completed(self, ids) -> np.ndarray:
         """(n,) bool: which of these retained messages (or compute tasks) have completed."""
         return self.m_state[np.asarray(ids, dtype=np.int64)] == DONE
