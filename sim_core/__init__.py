@@ -14,12 +14,13 @@ from sim_core.errors import SpecError
 from sim_core.fabric.arrays import DIRS, NODE_KINDS, Fabric
 from sim_core.spec.loader import architecture_to_toml, load_architecture, preset_ids
 from sim_core.fabric.routing import Router
-from sim_core.spec.schema import LINK_KINDS, ArchitectureSpec
+from sim_core.spec.link_kinds import LINK_KIND_NAMES, LINK_KINDS
+from sim_core.spec.schema import ArchitectureSpec
 from sim_core.fabric.build import build_fabric, build_mesh_fabric
 
-__version__ = "0.1.0"
+from sim_core.version import __version__
 
 __all__ = [
-    "Engine", "SpecError", "Fabric", "NODE_KINDS", "DIRS", "LINK_KINDS", "ArchitectureSpec", "Router",
+    "Engine", "SpecError", "Fabric", "NODE_KINDS", "DIRS", "LINK_KINDS", "LINK_KIND_NAMES", "ArchitectureSpec", "Router",
     "load_architecture", "preset_ids", "architecture_to_toml", "build_fabric", "build_mesh_fabric",
 ]

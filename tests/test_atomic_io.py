@@ -53,3 +53,12 @@ def test_new_files_get_the_usual_mode_and_replaced_files_keep_theirs(tmp_path):
     kept.chmod(0o640)
     write_atomic(kept, "y")
     assert kept.stat().st_mode & 0o777 == 0o640
+
+
+def test_writing_never_touches_the_process_umask(tmp_path, monkeypatch):
+    def forbidden(*_):
+        raise AssertionError("os.umask is process-wide: changing it races with other threads")
+    monkeypatch.setattr(os, "umask", forbidden)
+    write_atomic(tmp_path / "a.txt", "x")
+    write_atomic(tmp_path / "a.txt", "y")
+    assert (tmp_path / "a.txt").read_text() == "y"

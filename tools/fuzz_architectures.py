@@ -19,6 +19,7 @@ from collections import Counter
 import numpy as np
 
 from sim_core.errors import SpecError
+from sim_core.spec import toml_writer
 from sim_core.spec.loader import architecture_to_toml, load_architecture, parse_architecture, preset_ids, read_toml
 
 CORRUPTIONS = ("wrong-type", "missing-key", "unknown-key", "huge-number", "negative-number", "zero", "nan",
@@ -81,8 +82,7 @@ def corrupt(rng: np.random.Generator, base: dict, kind: str) -> bytes:
 
 
 def architecture_to_toml_dict(doc: dict) -> str:
-    from sim_core.spec.loader import _to_toml
-    return _to_toml(doc)
+    return toml_writer.dumps(doc, nonfinite=True)
 
 
 def check_one(data: bytes) -> tuple[str, float]:

@@ -24,6 +24,7 @@ from collections import Counter
 import numpy as np
 
 from sim_core import SpecError, preset_ids
+from sim_core.spec import toml_writer
 from sim_core.spec.loader import read_toml
 from tools.fuzz_architectures import cli_main
 
@@ -99,30 +100,9 @@ def random_scene(rng: np.random.Generator) -> dict:
 
 
 # ---------------------------------------------------------------------- TOML out
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        out = v.replace("\\", "\\\\").replace('"', '\\"')
-        return '"' + "".join(c if ord(c) >= 0x20 and c != "\x7f" else f"\\u{ord(c):04x}" for c in out) + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_toml_value(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(type(v))
-
-
 def scene_to_toml(doc: dict) -> str:
     """One ``key = value`` line per top-level key; tables and arrays of tables written inline."""
-    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in doc.items())
+    return toml_writer.dumps(doc, inline=True, nonfinite=True)
 
 
 # ---------------------------------------------------------------------- corruptions

@@ -11,12 +11,11 @@ name rather than silently dropped.
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 from sim_core import SpecError, preset_ids
 from sim_core.atomic_io import write_atomic
+from sim_core.spec import toml_writer
 
 from app.scenes.spec import SCHEMA_VERSION, Scene, parse_scene
 
@@ -67,43 +66,11 @@ def _relative_architecture(arch: str, path: Path) -> str:
                         "(save the scene next to the architecture file)") from None
 
 
-# ---------------------------------------------------------------------------- TOML
-def _value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ValueError(f"{v} has no TOML spelling here")
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a TOML basic string: the same escapes
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"no TOML for {type(v).__name__}")
-
-
 def scene_to_toml(scene: Scene) -> str:
     """TOML text of ``scene`` (only fields that differ from the defaults); loads back equal."""
     doc = scene.model_dump(mode="json", exclude_defaults=True)
     doc["schema_version"] = scene.schema_version
-    out = []
-    for k, v in doc.items():
-        if not isinstance(v, (dict, list)) or (isinstance(v, list) and not (v and isinstance(v[0], dict))):
-            out.append(f"{k} = {_value(v)}")
-    for k, v in doc.items():
-        if isinstance(v, dict) and v:
-            out.append(f"\n[{k}]")
-            out += [f"{kk} = {_value(vv)}" for kk, vv in v.items()]
-    for k, v in doc.items():
-        if isinstance(v, list) and v and isinstance(v[0], dict):
-            for item in v:
-                out.append(f"\n[[{k}]]")
-                out += [f"{kk} = {_value(vv)}" for kk, vv in item.items()]
-    return "\n".join(out) + "\n"
+    return toml_writer.dumps(doc)
 
 
 def save_scene(sim, path: str | Path, title: str = "") -> Path:

@@ -31,7 +31,7 @@ from app.model.scenario import Scenario, build_simulation
 from app.scenes.save import save_scene
 from app.ui.workers import JobRunner
 
-APP_VERSION = "0.1.0"
+APP_VERSION = core_version  # one version for the app and the core (sim_core.version)
 PLOT_EVERY = 12  # each plot refreshes every 12th frame (5 Hz at 60 fps), one plot per frame
 
 

@@ -12,6 +12,7 @@ import math
 import sys
 
 from sim_core.errors import SpecError
+from sim_core.version import __version__
 
 SUBCOMMANDS = ("sim_core.cli.core", "sim_core.cli.training")
 
@@ -47,7 +48,7 @@ def count(lo: int, hi: int):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m sim_core", description="Meshscope simulation core (headless).")
-    p.add_argument("--version", action="version", version="meshscope sim_core 0.1.0")
+    p.add_argument("--version", action="version", version=f"meshscope sim_core {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(sub)

@@ -65,22 +65,10 @@ def _check_size(source: str, field: str, value, n_tiles: int, n_links: int) -> N
 
 def sized_fabric(spec: ArchitectureSpec, *, nodes=None, dims=None, wafers=None, tiles=None,
                  source: str = "size") -> Fabric:
-    """``build_fabric`` with the size knob that fits the topology, refusing the others.
-
-    ``nodes`` is for clusters, ``dims`` for tori and ``wafers`` for wafers; a knob given to
-    the wrong kind, or a size below 1, is one ``SpecError`` naming ``source``.
-    """
-    kind = spec.topology.kind
-    kw = {}
-    for name, value, wanted in (("nodes", nodes, "cluster"), ("dims", dims, "torus"), ("wafers", wafers, "wafer")):
-        if value is None:
-            continue
-        if kind != wanted:
-            raise SpecError(source, name, value, f"only for {wanted} presets; {spec.id} is a {kind}")
-        if (np.asarray(value) < 1).any():
-            raise SpecError(source, name, value, "at least 1 (zero chips cannot run anything)")
-        kw[name] = list(value) if name == "dims" else value
-    return build_fabric(spec, tiles=tuple(tiles) if tiles is not None else None, **kw)
+    """``build_fabric`` with the size knob that fits the topology, refusing the others
+    (``sim_core.fabric.size.FabricSize.of`` says how)."""
+    from sim_core.fabric.size import FabricSize
+    return FabricSize.of(spec, nodes=nodes, dims=dims, wafers=wafers, tiles=tiles, source=source).build(spec)
 
 
 def build_fabric(spec: ArchitectureSpec, *, nodes: int | None = None, dims: list[int] | None = None,

@@ -5,7 +5,6 @@ is checked by the pydantic schema in ``specs.py``. Any problem becomes one ``Spe
 """
 from __future__ import annotations
 
-import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sim_core.errors import SpecError
+from sim_core.spec import toml_writer
 from sim_core.spec.schema import SCHEMA_VERSION, ArchitectureSpec, FieldValueError
 
 MAX_FILE_BYTES = 1_000_000
@@ -103,30 +103,4 @@ def load_architecture(source: str | Path) -> ArchitectureSpec:
 
 def architecture_to_toml(spec: ArchitectureSpec) -> str:
     """Serialize a spec back to TOML (round-trips through ``load_architecture``)."""
-    return _to_toml(spec.model_dump(mode="json"))
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(type(v))
-
-
-def _toml_key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_value(k)
-
-
-def _to_toml(doc: dict, prefix: str = "") -> str:
-    scalars = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
-    out = "\n".join(scalars) + ("\n" if scalars else "")
-    for k, v in doc.items():
-        if isinstance(v, dict):
-            name = prefix + _toml_key(k)
-            out += f"\n[{name}]\n" + _to_toml(v, name + ".")
-    return out
+    return toml_writer.dumps(spec.model_dump(mode="json"))

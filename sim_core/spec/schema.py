@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
-LINK_KINDS = ("noc", "nvlink", "pcie", "infiniband", "ethernet", "ici", "wafer-io", "upi")
-"""Every link kind the fabric knows; index = ``Fabric.link_kind`` code."""
+from sim_core.spec.link_kinds import LINK_KINDS  # noqa: E402  (re-exported here)
 
 # Strict types: TOML's ``true`` is not a bandwidth. Upper limits keep values physical, so a
 # typo like 1e308 is refused with the limit instead of freezing a simulation.
