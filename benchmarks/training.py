@@ -1,4 +1,4 @@
-"""Benchmark figures of the training issue (section 5): wall time of three commands.
+"""Training and collective benchmark: the wall time of a few projections and collectives.
 
 Run ``python -m benchmarks.training``. Figures, not a timed test: each should stay
 under 2 s on a 2-core machine so the app can recompute while a slider moves.

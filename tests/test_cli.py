@@ -1,4 +1,4 @@
-"""``python -m sim_core``: JSON the later issues script against, and one-line errors."""
+"""``python -m sim_core``: the JSON scripts read, and one-line errors."""
 import json
 import subprocess
 import sys
@@ -30,7 +30,8 @@ def test_noc_json_fields_and_sweep():
     assert doc["saturated"] is False and abs(doc["accepted_rate"] - 0.1) < 0.02
     out = run("noc", "--k", "4", "--rates", "0.05,0.9", "--cycles", "1500", "--warmup", "300", "--torus", "--json")
     rows = json.loads(out.stdout)
-    assert [round(r["offered_rate"], 1) for r in rows] == [0.1, 0.9] or len(rows) == 2
+    assert len(rows) == 2
+    assert abs(rows[0]["offered_rate"] - 0.05) < 0.02 and abs(rows[1]["offered_rate"] - 0.9) < 0.05
 
 
 def test_transfer_json():

@@ -1,13 +1,13 @@
 """How far to trust the numbers: every closed-form check, run on the engine.
 
 ``python -m sim_core validate [--json]`` prints one row per case with the expected value
-(a closed form or a bound from ``hardware.md``), the simulated value and the relative
+(a closed form or a published bound), the simulated value and the relative
 error. Cases:
 
 * transfers: one tensor over each preset's paths. With chunks of c bytes over links of
   bandwidth B_i and latency L_i the first chunk pays every hop and the rest follow at the
   slowest link: ``sum(c/B_i + L_i) + (n - 1) c / min(B)``; for equal links this is the
-  issue's ``S/B + (h-1)c/B + hL``.
+  textbook ``S/B + (h-1)c/B + hL``.
 * two equal flows sharing one link: each finishes at ``2S/B``.
 * NoC zero-load latency: ``hops x hop_cycles + (packet_flits - 1)`` cycles.
 * NoC mean latency at low uniform load: the mean hop count ``2(k^2-1)/(3k)`` (Dally and
@@ -109,12 +109,9 @@ def noc_cases(k: int = 8) -> list[dict]:
 
 def all_cases(progress=None) -> list[dict]:
     """Every validation case; ``progress(message)`` is told what runs (for stderr)."""
+    from sim_core.validation.extra import extra_groups  # here: those modules import `case` from this one
     groups = [("transfers", transfer_cases), ("link sharing", lambda: [sharing_case()]), ("NoC", noc_cases)]
-    try:
-        from sim_core.validation.extra import extra_groups
-        groups += extra_groups()
-    except ImportError:
-        pass
+    groups += extra_groups()
     rows = []
     for name, fn in groups:
         if progress:
