@@ -6,7 +6,7 @@ from sim_core import SpecError, architecture_to_toml, build_fabric, load_archite
 REQUIRED = {"wafer-wse2", "dgx-a100", "dgx-h100", "pcie-a100", "tpu-v4", "cpu-cluster"}
 
 
-def test_presets_have_the_issue_ids_and_sources():
+def test_presets_have_their_ids_a_description_and_sources():
     assert REQUIRED <= set(preset_ids())
     for pid in preset_ids():
         spec = load_architecture(pid)
