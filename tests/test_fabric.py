@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from sim_core import LINK_KINDS, Router, build_fabric, build_mesh_fabric, load_architecture
-from sim_core.fabric.arrays import TILE
+from sim_core.fabric.arrays import SWITCH, TILE
 
 
 def kinds(fab, path):
@@ -103,5 +103,55 @@ def test_switched_fabrics_have_no_cyclic_buffer_dependencies(pid):
         for b in ends:
             if a != b:
                 path = r.path(int(a), int(b))
+                cdg.add_edges_from(zip(path[:-1], path[1:]))
+    assert nx.is_directed_acyclic_graph(cdg), nx.find_cycle(cdg)
+
+
+def _small_radix(pid, **topo):
+    spec = load_architecture(pid)
+    return spec.model_copy(update={"topology": spec.topology.model_copy(update=topo)})
+
+
+def _switch_levels(fab):
+    labels = [fab.node_label(n) for n in range(fab.n_tiles, fab.n_nodes)]
+    return {lvl for lvl in ("leaf", "spine", "core") if any(f"{lvl} switch" in s for s in labels)}
+
+
+def test_fat_tree_grows_a_core_level_past_the_spine_radix():
+    two = build_fabric(load_architecture("dgx-a100"), nodes=4, tiles=(1, 1))
+    assert _switch_levels(two) == {"leaf", "spine"}
+    spec = _small_radix("dgx-a100", switch_radix=4, spine_radix=4)
+    three = build_fabric(spec, nodes=6, tiles=(1, 1))
+    assert _switch_levels(three) == {"leaf", "spine", "core"}
+    r = Router(three)
+    far = r.path(three.device_node(0), three.device_node(6 * 8 - 1))
+    assert any("core switch" in three.node_label(int(three.link_dst[l])) for l in far)
+    # a server's uplink bandwidth is kept at every level: leaf up = leaf down = spine up
+    leaf = [n for n in range(three.n_tiles, three.n_nodes) if "leaf switch" in three.node_label(n)][0]
+    down_bw = three.link_bandwidth_Bps[(three.link_dst == leaf) & (three.node_kind[three.link_src] != SWITCH)].sum()
+    up_bw = three.link_bandwidth_Bps[(three.link_src == leaf) & (three.node_kind[three.link_dst] == SWITCH)].sum()
+    assert up_bw == pytest.approx(down_bw)
+
+
+def test_rail_optimized_leaves_are_an_option():
+    rails = build_fabric(load_architecture("dgx-a100"), nodes=2, tiles=(1, 1))
+    shared = build_fabric(_small_radix("dgx-a100", rail_optimized=False), nodes=2, tiles=(1, 1))
+    path = Router(rails).path(rails.device_node(3), rails.device_node(11))  # GPU 3 to GPU 3 of server 1
+    assert sum("leaf switch" in rails.node_label(int(rails.link_dst[l])) for l in path) == 1
+    n_leaves = lambda f: sum("leaf switch" in f.node_label(n) for n in range(f.n_tiles, f.n_nodes))  # noqa: E731
+    assert n_leaves(rails) == 8 and n_leaves(shared) == 1
+
+
+def test_three_level_fat_tree_routes_are_deadlock_free():
+    import networkx as nx
+
+    fab = build_fabric(_small_radix("dgx-a100", switch_radix=4, spine_radix=4), nodes=6, tiles=(1, 1))
+    r = Router(fab)
+    ends = [int(h) for h in fab.chip_hub]
+    cdg = nx.DiGraph()
+    for a in ends:
+        for b in ends:
+            if a != b:
+                path = r.path(a, b)
                 cdg.add_edges_from(zip(path[:-1], path[1:]))
     assert nx.is_directed_acyclic_graph(cdg), nx.find_cycle(cdg)

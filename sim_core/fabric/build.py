@@ -13,8 +13,9 @@ import networkx as nx
 import numpy as np
 
 from sim_core.errors import SpecError
-from sim_core.fabric.arrays import (HOST, HUB, KIND_CODE, MAX_LINKS, MAX_TILES, NIC, SWITCH, TILE, Fabric,
+from sim_core.fabric.arrays import (HOST, HUB, KIND_CODE, MAX_LINKS, MAX_TILES, SWITCH, Fabric,
                      MeshParams, mesh_links)
+from sim_core.fabric.cluster import build_cluster
 from sim_core.spec.schema import ArchitectureSpec, ChipSpec
 
 
@@ -120,7 +121,7 @@ def build_fabric(spec: ArchitectureSpec, *, nodes: int | None = None, dims: list
     torus_table = None
 
     if topo.kind == "cluster":
-        _build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale_lat)
+        build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale_lat)
     elif topo.kind == "torus":
         torus_table, n_rings = _build_torus(dims, g, origins, hubs, servers, cw, chh, C, L(topo.torus_link), n_rings)
     else:
@@ -130,92 +131,6 @@ def build_fabric(spec: ArchitectureSpec, *, nodes: int | None = None, dims: list
         raise SpecError(src_name, "topology", topo.kind, "a connected topology (some chips cannot reach others)")
     return _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers,
                     (m_src, m_dst, m_bw, m_lat, m_ring, tile_link), torus_table, dims if topo.kind == "torus" else ())
-
-
-def _build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale_lat):
-    topo = spec.topology
-    cpn = topo.chips_per_node
-    per_row_chips = min(cpn, 4)
-    chip_rows = math.ceil(cpn / per_row_chips)
-    node_w, node_h = per_row_chips * cw + 1.0, chip_rows * chh + 4.0
-    nodes_per_row = max(1, math.ceil(math.sqrt(n_nodes * node_h / node_w)))
-    nics = []  # (node id, server, rail)
-    for s in range(n_nodes):
-        nx0 = (s % nodes_per_row) * (node_w + 3.0)
-        ny0 = -(s // nodes_per_row) * (node_h + 3.0)
-        cx = nx0 + node_w / 2
-        for i in range(cpn):
-            d = s * cpn + i
-            ox = nx0 + 1.0 + (i % per_row_chips) * cw
-            oy = ny0 + 4.5 + (i // per_row_chips) * chh
-            origins[d] = (ox, oy)
-            servers[d] = s
-            hubs[d] = g.node(HUB, ox + (C - 1) / 2, oy - 1.5, chip=d, server=s, label=f"{spec.chip.name} #{d} (node {s})")
-        chip_hubs = hubs[s * cpn:(s + 1) * cpn]
-        if topo.intra_node == "switch":
-            sw = g.node(SWITCH, cx, ny0 + 2.0, server=s, label=f"node {s} {spec.links[topo.intra_link].kind} switch")
-            for h in chip_hubs:
-                g.link(int(h), sw, *L(topo.intra_link))
-            attach = [int(chip_hubs[j * cpn // topo.nics_per_node]) for j in range(topo.nics_per_node)]
-        elif topo.intra_node == "pcie-tree":
-            host = g.node(HOST, cx, ny0 + 0.9, server=s, label=f"node {s} host CPU")
-            n_sw = math.ceil(cpn / topo.chips_per_pcie_switch)
-            for j in range(n_sw):
-                members = chip_hubs[j * topo.chips_per_pcie_switch:(j + 1) * topo.chips_per_pcie_switch]
-                px = float(np.mean([g.G.nodes[int(h)]["x"] for h in members]))
-                p = g.node(SWITCH, px, ny0 + 2.3, server=s, label=f"node {s} PCIe switch {j}")
-                for h in members:
-                    g.link(int(h), p, *L(topo.intra_link))
-                g.link(p, host, *L(topo.host_link))
-            attach = [host] * topo.nics_per_node
-        else:  # host: chips are CPU sockets joined pairwise
-            for a in range(cpn):
-                for b in range(a + 1, cpn):
-                    g.link(int(chip_hubs[a]), int(chip_hubs[b]), *L(topo.intra_link))
-            attach = [int(chip_hubs[j % cpn]) for j in range(topo.nics_per_node)]
-        for j, a in enumerate(attach):
-            x = g.G.nodes[a]["x"] if topo.nics_per_node == cpn else nx0 + node_w - 1.5 - j
-            nic = g.node(NIC, x, ny0 + 0.4, server=s, label=f"node {s} NIC {j}")
-            g.link(a, nic, *L(topo.host_link))
-            nics.append((nic, s, j))
-    _build_fat_tree(spec, g, nics, n_nodes, L, scale_lat)
-
-
-def _build_fat_tree(spec, g, nics, n_nodes, L, scale_lat):
-    topo = spec.topology
-    down = max(1, topo.switch_radix // 2)
-    rails = topo.nics_per_node if topo.nics_per_node == topo.chips_per_node and topo.nics_per_node > 1 else 1
-    xs = [g.G.nodes[n]["x"] for n, _, _ in nics]
-    ymin = min(g.G.nodes[n]["y"] for n, _, _ in nics)
-    x_lo, x_hi = min(xs), max(xs)
-    leaf_of = {}
-    if rails > 1:
-        blocks = math.ceil(n_nodes / down)
-        keys = [(rail, b) for b in range(blocks) for rail in range(rails)]
-        key_of_nic = [(j, s // down) for _, s, j in nics]
-    else:
-        keys = list(range(math.ceil(len(nics) / down)))
-        key_of_nic = [i // down for i in range(len(nics))]
-    kind, bw, lat = L(topo.network_link)
-    sw_lat = topo.switch_latency_s * scale_lat
-    for i, key in enumerate(keys):
-        x = x_lo + (x_hi - x_lo) * (i + 0.5) / len(keys)
-        leaf_of[key] = g.node(SWITCH, x, ymin - 5.0, label=f"leaf switch {i} ({kind})")
-        g.G.nodes[leaf_of[key]]["switch_latency_s"] = sw_lat
-    for (nic, _, _), key in zip(nics, key_of_nic):
-        g.link(nic, leaf_of[key], kind, bw, lat)
-    if len(keys) > 1:
-        n_spines = min(down, len(keys))
-        bundle = down / n_spines
-        spines = []
-        for i in range(n_spines):
-            x = x_lo + (x_hi - x_lo) * (i + 0.5) / n_spines
-            sp = g.node(SWITCH, x, ymin - 11.0, label=f"spine switch {i} ({kind})")
-            g.G.nodes[sp]["switch_latency_s"] = sw_lat
-            spines.append(sp)
-        for leaf in leaf_of.values():
-            for sp in spines:
-                g.link(leaf, sp, kind, bw * bundle, lat)
 
 
 def _build_torus(dims, g, origins, hubs, servers, cw, chh, C, link, ring_base):

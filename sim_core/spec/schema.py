@@ -56,6 +56,8 @@ class ChipSpec(_Strict):
     power_W: Watts = Field(description="power of one chip (or wafer system), for training energy")
     noc_bandwidth_Bps: Bandwidth = Field(description="one physical mesh link, per direction")
     noc_hop_latency_s: Latency = Field(description="one physical mesh hop")
+    gpu_generation: Literal["", "volta", "ampere", "hopper", "blackwell"] = Field(
+        "", description="NVIDIA GPU architecture: selects NCCL's per-generation tuning rows; empty for other chips")
     default_tiles: Annotated[list[Annotated[int, Field(ge=1, le=2048, strict=True)]], Field(min_length=2, max_length=2)] = Field(
         description="[rows, cols] of the emulated mesh drawn")
 
@@ -93,6 +95,21 @@ class ClusterTopology(_Strict):
     network_link: str = Field(description="link type of the network between servers")
     switch_radix: Annotated[int, Field(ge=4, le=1024, strict=True)] = Field(40, description="ports per network switch")
     switch_latency_s: Latency = Field(1e-7, description="added to every link leaving a network switch")
+    spine_radix: Annotated[int, Field(ge=0, le=1024, strict=True)] = Field(
+        0, description="ports per spine and core switch, 4 or more; 0: the same as switch_radix")
+    rail_optimized: bool = Field(True, strict=True, description="with one NIC per chip, NIC i of every server joins the "
+                                 "leaf switches of rail i (rail-optimized); false: a server's NICs share a leaf")
+    switch_reduction: bool = Field(False, strict=True, description="the server's switch reduces in the switch "
+                                   "(NVLink SHARP on third-generation NVSwitch): enables the nvls algorithm")
+    network_reduction: bool = Field(False, strict=True, description="the network switches reduce in the network "
+                                    "(InfiniBand SHARP): enables the collnet algorithm")
+
+
+    @model_validator(mode="after")
+    def _spine_radix(self) -> "ClusterTopology":
+        if 0 < self.spine_radix < 4:
+            raise FieldValueError("topology.spine_radix", self.spine_radix, "0 (same as switch_radix) or 4 to 1024 ports")
+        return self
 
 
 class TorusTopology(_Strict):

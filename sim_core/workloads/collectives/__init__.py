@@ -1,5 +1,3 @@
-"""Collectives as programs of dependent engine messages (ring, tree, halving/doubling, torus, ...)."""
+"""Collectives as NCCL runs them: programs of dependent engine messages, chosen by NCCL's tables."""
 from sim_core.workloads.collectives.algorithms import *  # noqa: F401,F403
-from sim_core.workloads.collectives.algorithms import (ALGORITHMS, BUSBW_FACTOR, OPS, SUPPORTED,  # noqa: F401
-                                                       CollectiveHandle, choose_algorithm, run_collective,
-                                                       schedule_collective)
+from sim_core.workloads.collectives.algorithms import __all__  # noqa: F401

@@ -1,7 +1,8 @@
-"""Alpha-beta closed forms of the collectives, in the engine's terms (hardware.md).
+"""Alpha-beta closed forms of the collectives, in the engine's terms.
 
-Thakur, Rabenseifner and Gropp (2005): with ``a`` the per-message latency, ``b`` seconds
-per byte, ``g`` seconds per reduced byte and ``n`` bytes over ``p`` ranks:
+They are identities of the engine's raw messages (``protocol="none"``: no protocol delay,
+wire overhead or slice pipelining). Thakur, Rabenseifner and Gropp (IJHPCA 2005; MPICH's
+allreduce.c): with ``a`` the per-message latency, ``b`` seconds per byte, ``g`` seconds per reduced byte and ``n`` bytes over ``p`` ranks:
 
 * ring all-reduce: ``2(p-1) a + 2(p-1)/p n b + (p-1)/p n g``
 * Rabenseifner (recursive halving then doubling): ``2 lg p a + 2(p-1)/p n b + (p-1)/p n g``
@@ -19,6 +20,7 @@ import math
 
 from sim_core.spec.loader import load_architecture
 from sim_core.fabric.build import build_fabric
+from sim_core.workloads.collectives.reduction import reduction_s_per_byte
 
 
 def crossbar(p: int):
@@ -45,8 +47,8 @@ def message_s(fab, eng, src: int, dst: int, m: float) -> float:
 
 
 def gamma_s_per_byte(fab) -> float:
-    """Reduction cost: read two operands, write the sum, at the chip's memory bandwidth."""
-    return 3.0 / fab.spec.chip.memory_bandwidth_Bps
+    """Reduction cost of a device (``reduction.reduction_s_per_byte``)."""
+    return reduction_s_per_byte(fab, fab.device_node(0))
 
 
 def expected_s(fab, eng, ranks, op: str, algo: str, n: float) -> float:
