@@ -1,4 +1,4 @@
-"""Start-up paths: the interactive window, an offscreen screenshot, the frame benchmark.
+"""Start-up paths: the interactive window, an offscreen screenshot or state dump, the frame benchmark.
 
 The screenshot and the benchmark drive the same ``MainWindow`` and ``Controller`` as the
 interactive app, frame by frame (one controller advance, then Qt paints), so what they
@@ -26,8 +26,10 @@ def make_app():
 
 
 def _window(scene: str | None, size: str, settings=None, compare=True):
-    from app.windows.main_window import MainWindow, load_saved_scenario
     from app.model.scenario import build_simulation, scenario_by_name
+    from app.windows.main_layout import fit_docks
+    from app.windows.main_window import MainWindow
+    from app.windows.window_settings import load_saved_scenario
     sc = None
     if scene is None and settings is not None:
         sc = load_saved_scenario(settings)
@@ -40,10 +42,11 @@ def _window(scene: str | None, size: str, settings=None, compare=True):
     win = MainWindow(sim, settings, compare_on_start=compare)
     w, h = (int(v) for v in size.lower().split("x"))
     win.resize(w, h)
+    fit_docks(win, w, h)
     return win
 
 
-def open_window(scene: str | None, settings_path=None, size: str = "1600x1000"):
+def open_window(scene: str | None, settings_path=None, size: str | None = None):
     """The interactive window on validated settings (``settings_path`` None: the user's).
 
     Corrupt settings are set aside and the window starts with defaults; the notice stays
@@ -51,17 +54,20 @@ def open_window(scene: str | None, settings_path=None, size: str = "1600x1000"):
     """
     from app.ui.settings_store import open_settings
     settings, notice = open_settings(settings_path)
-    win = _window(scene, size, settings)
+    win = _window(scene, size or "1600x1000", settings)
+    if size:  # an explicit --size wins over the remembered geometry
+        w, h = (int(v) for v in size.lower().split("x"))
+        win.resize(w, h)
     if notice:
         win.statusBar().showMessage(notice)
     return win
 
 
-def run_window(scene: str | None, settings_path=None) -> int:
+def run_window(scene: str | None, settings_path=None, size: str | None = None) -> int:
     from sim_core import SpecError
     app = make_app()
     try:
-        win = open_window(scene, settings_path)
+        win = open_window(scene, settings_path, size)
     except SpecError as exc:
         print(f"meshscope: {exc}", file=sys.stderr)
         return 2
@@ -84,37 +90,81 @@ def _pump_frames(app, win, frames: int, frame_s: float = 1 / 60) -> list[float]:
     return costs
 
 
-def run_screenshot(scene: str, frames: int, path: str, size: str) -> int:
+def run_screenshot(scene: str, frames: int, path: str | None, size: str, dump_path: str | None = None) -> int:
+    """Render ``frames`` frames offscreen; write the window picture and/or its state as JSON."""
     app = make_app()
     win = _window(scene, size, compare=True)
     win.show()
     app.processEvents()
-    win.jobs.pool.waitForDone(60000)
+    win.jobs.pool.waitForDone(120000)
     app.processEvents()
     _pump_frames(app, win, frames)
+    if dump_path:
+        finish_a_round(win)
+        win.jobs.pool.waitForDone(120000)
+        app.processEvents()
     win.refresh_plots()
     app.processEvents()
-    from app.ui.export import write_screenshot
-    ok = write_screenshot(win, path)  # atomic: a failed write leaves any old picture in place
+    ok = True
+    if path:
+        from app.ui.export import write_screenshot
+        ok = write_screenshot(win, path)  # atomic: a failed write leaves any old picture in place
+    if dump_path:
+        ok = _dump(win, dump_path) and ok
     win.close()
     return 0 if ok else 1
 
 
-def run_benchmark(scene: str, frames: int, as_json: bool, size: str) -> int:
+def finish_a_round(win, max_steps: int = 1_000_000) -> None:
+    """Headless: keep advancing (without drawing) until a round-based workload completed a round."""
+    c, wl = win.controller, win.sim.workload
+    if not hasattr(wl, "schedule_round"):
+        return
+    steps = 0
+    while wl.last_round_s() is None and steps < max_steps:
+        c.advance(1 / 60, budget_s=0.5)
+        if c.state != "playing":  # a step failed: the error is on screen, stop here
+            return
+        steps += 1
+
+
+def _dump(win, path: str) -> bool:
+    import sys
+    from app.windows.window_state import dump_state
+    try:
+        dump_state(win, path)
+    except OSError as exc:
+        print(f"meshscope: could not write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    print(f"wrote {path}")
+    return True
+
+
+def run_benchmark(scene: str, frames: int, as_json: bool, size: str, speed: float | None = None) -> int:
+    """Frame costs of the window as a 60 Hz timer drives it (a frame never advances less than 16 ms of wall)."""
+    from app.ui.controller import FRAME_MS
     app = make_app()
     win = _window(scene, size, compare=False)
     win.show()
     app.processEvents()
+    c = win.controller
+    if speed is not None:
+        c.set_speed(speed)
     _pump_frames(app, win, 90)  # warm-up: caches, first collective scheduled
     paints = _count_paints(win.view)
-    particles = []
-    costs = []
-    c = win.controller
+    particles, costs = [], []
+    shown_s, wall_s = 0.0, 0.0
+    last = time.perf_counter()
     for _ in range(frames):
         t0 = time.perf_counter()
-        c.advance(1 / 60)
+        wall = min(max(t0 - last, FRAME_MS / 1000.0), 0.1)  # what the app's timer would hand the controller
+        last = t0
+        before = c.display_t
+        c.advance(wall)
         app.processEvents()
         costs.append(time.perf_counter() - t0)
+        shown_s += c.display_t - before
+        wall_s += max(costs[-1], FRAME_MS / 1000.0)
         p = win.view.last_particles
         particles.append(int(p.moving.sum()) if p is not None else 0)
     ms = np.array(costs) * 1e3
@@ -123,12 +173,17 @@ def run_benchmark(scene: str, frames: int, as_json: bool, size: str) -> int:
         "fps": round(frames / (ms.sum() / 1e3), 1),
         "median_frame_ms": round(float(np.median(ms)), 2),
         "p95_frame_ms": round(float(np.percentile(ms, 95)), 2),
+        "max_frame_ms": round(float(ms.max()), 2),
+        "requested_speed": c.speed,
+        "achieved_speed": round(shown_s / max(wall_s, 1e-9) / win.sim.sim_rate_s, 4),
         "particles": int(np.median(particles)),
         "particles_min": int(np.min(particles)),
         "links": int(win.sim.fabric.n_links),
+        "chips": int(win.sim.fabric.n_chips),
         "frames": frames,
         "paints": paints[0],
         "sim_time_s": c.engine.now_s,
+        "bounded_advance": hasattr(c.engine, "advance"),
         "window": size,
     }
     win.close()

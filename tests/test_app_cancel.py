@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from app.ui.workers import JobRunner  # noqa: E402
 from app_fixtures import run_frames, window  # noqa: E402,F401
-from sim_core.workloads.training.model import compare  # noqa: E402
+from sim_core.workloads.training import compare  # noqa: E402
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
@@ -41,8 +41,9 @@ def test_cancel_button_stops_a_rebuild_and_the_scene_keeps_running(window, qtbot
     assert window.controller.engine.now_s > t0
 
 
-def test_refused_packets_are_said_on_screen(window):
-    window.controller.engine.messages_refused = 1234
+def test_refused_packets_are_said_on_screen(window, monkeypatch):
+    eng = window.controller.engine
+    monkeypatch.setattr(type(eng), "messages_refused", property(lambda self: 1234), raising=False)
     window._update_clock()
     assert "1,234 packets refused" in window.clock.text()
 

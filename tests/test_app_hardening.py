@@ -78,11 +78,43 @@ def test_huge_mesh_on_one_wafer_is_refused_for_the_frame_budget(qtbot):
     p.shutdown()
 
 
-def test_values_outside_a_widget_range_are_not_accepted(panel):
-    panel.size.setValue(10**6)
-    assert panel.size.value() == 10_000
-    panel.rate.setValue(-1)
-    assert panel.rate.value() == 0.0
+@pytest.mark.parametrize("widget, typed, field, allowed", [
+    ("size", -5, "size", "1 to 10,000"),
+    ("size", 10**6, "size", "1 to 10,000"),
+    ("bw", 0, "off-chip bandwidth x", "1e-12 to 10,000"),
+    ("buffer", 0, "buffer depth", "1 to 64"),
+    ("rate", -1, "NoC rate", "0 to 1"),
+])
+def test_out_of_range_input_is_refused_and_kept(panel, qtbot, widget, typed, field, allowed):
+    """No silent clamping: the field keeps what was typed, the notice names the field and its range."""
+    if widget == "rate":
+        panel.kind.setCurrentText("noc")
+    assert _apply(panel, qtbot, **{widget: typed}) is None
+    assert getattr(panel, widget).value() == typed
+    text = panel.notice.text()
+    assert panel.notice.isVisibleTo(panel) and field in text and allowed in text, text
+    assert getattr(panel, widget).property("refused")
+    getattr(panel, widget).setValue(2 if widget != "rate" else 0.01)  # corrected: applied, notice gone
+    panel._emit()
+    assert not panel.notice.isVisibleTo(panel) and not getattr(panel, widget).property("refused")
+
+
+def test_typed_text_is_not_rewritten(panel, qtbot):
+    from PySide6.QtCore import Qt
+    box = panel.size
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "-5")
+    box.interpretText()
+    qtbot.keyClick(box.lineEdit(), Qt.Key_Tab)
+    assert box.value() == -5 and box.text() == "-5"
+
+
+def test_architecture_list_shows_names(panel):
+    from sim_core import preset_ids
+    shown = [panel.arch.itemText(i) for i in range(panel.arch.count())]
+    assert not set(shown) & set(preset_ids())
+    assert "DGX A100 nodes on HDR InfiniBand" in shown
+    assert panel.current().architecture == "dgx-a100"
 
 
 def test_cancel_stops_a_running_job(qtbot):
@@ -105,3 +137,31 @@ def test_cancel_stops_a_running_job(qtbot):
     qtbot.wait(50)
     assert done == [] and runner.pool.activeThreadCount() == 0
     runner.shutdown()
+
+
+def test_pod4096_is_a_whole_tpu_v4_pod_within_the_live_limits():
+    from app.model.scenario import live_limit_message
+    sc = SCENARIOS["pod4096"]
+    spec = load_architecture(sc.architecture)
+    assert spec.topology.kind == "torus" and sc.dims == (16, 16, 16)
+    assert sc.tiles[0] >= 2 and sc.tiles[1] >= 2
+    assert sc.workload == "collective" and sc.params["op"] == "allreduce"
+    assert live_limit_message(sc, spec) is None
+    # the same pod with a flat ring (millions of messages a round) is still refused
+    assert "at most" in live_limit_message(sc.replace(params={**sc.params, "algo": "ring"}), spec)
+
+
+def test_a_frame_does_only_the_work_its_budget_allows(qtbot):
+    from app.ui.controller import Controller
+    sim = build_simulation(SCENARIOS["default"])
+    c = Controller(sim)
+    frames = []
+    c.frame.connect(lambda: frames.append(c.display_t))
+    c.play()
+    c.timer.stop()
+    c.advance(1 / 60, budget_s=0.0)  # no budget: the clock shows what was reached, never a backlog
+    assert c.sim_limited and c.display_t == sim.engine.now_s == 0.0 and frames
+    c.advance(1 / 60, budget_s=10.0)
+    assert not c.sim_limited and c.display_t == pytest.approx(sim.sim_rate_s / 60)
+    assert c.achieved_speed == pytest.approx(0.5 * c.speed)  # one of the two frames showed its time
+    c.shutdown()

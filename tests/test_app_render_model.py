@@ -31,24 +31,74 @@ def test_levels_bucket_utilization():
     assert rm.link_levels(np.array([0.0, 0.1, 0.5, 0.95])).tolist() == [0, 1, 2, 3]
 
 
-def test_moving_chunk_interpolates_and_waiting_chunks_queue_behind_link():
+def _chunks(**kw):
+    from sim_core.engine.view import ChunkState
+    n = len(kw["link"])
+    base = dict(on_link=np.ones(n, bool), next_link=np.full(n, -1), start_s=np.zeros(n), ready_s=np.zeros(n),
+                queue_pos=np.arange(n), msg=np.zeros(n, dtype=np.int64), tag=np.zeros(n, dtype=np.int64))
+    base.update(kw)
+    return ChunkState(**{k: np.asarray(v) for k, v in base.items()})
+
+
+def test_moving_chunk_interpolates_and_waiting_chunks_queue_inside_the_link():
     g = _line_geometry()
-    L = 3
-    # chunk 0 on link 0, halfway; chunks 1-2 wait in link 1's injection queue (buffer L + 1)
-    c_buf = np.array([0, L + 1, L + 1])
-    c_seq = np.array([0, 0, 1])
-    c_nxt = np.array([1, 1, 1])
-    c_start = np.array([0.0, 0.0, 0.0])
-    c_ready = np.array([2.0, 0.0, 0.0])
-    c_msg = np.array([0, 1, 1])
-    p = rm.particle_positions(g, L, 1.0, c_buf, c_seq, c_nxt, c_start, c_ready, c_msg, np.array([3, 5]))
+    # chunk 0 on link 0, halfway; chunks 1-2 wait in link 1's injection queue
+    ch = _chunks(link=[0, 1, 1], on_link=[True, False, False], next_link=[1, 1, 1], start_s=[0.0, 0.0, 0.0],
+                 ready_s=[2.0, 0.0, 0.0], queue_pos=[0, 0, 1], msg=[0, 1, 1], tag=[3, 5, 5])
+    p = rm.particle_positions(g, ch, 1.0)
     assert p.moving.tolist() == [True, False, False]
     assert np.isclose(p.x[0], 0.5)
-    # queued chunks sit before the start of link 1 (x = 1), the second further back
-    assert p.x[1] < 1.0 and p.x[2] < p.x[1]
+    # queued chunks stack from the start of link 1 (x = 1) along it, the second further in
+    assert 1.0 < p.x[1] < p.x[2] < 2.0
     assert p.color.tolist() == [3, 5, 5]
     xs, ys = rm.particle_segments(p, 0.2, np.array([0]))
     assert np.isclose(xs[1] - xs[0], 0.2)
+
+
+def test_queue_tails_never_leave_their_link():
+    g = _line_geometry()
+    n = 500  # a saturated queue: far more chunks than the tail can show
+    arrived = _chunks(link=np.zeros(n, dtype=np.int64), next_link=np.ones(n, dtype=np.int64), start_s=np.zeros(n),
+                      ready_s=np.zeros(n), queue_pos=np.arange(n))
+    p = rm.particle_positions(g, arrived, 1.0)
+    assert not p.moving.any()
+    # link 0 runs from x = 0 to 1: the tail stacks back from its far end and stays on it
+    assert (p.x >= 0.0).all() and (p.x <= 1.0).all()
+    assert p.x.min() >= 1.0 - rm.QUEUE_MAX_SHARE - 1e-12
+    waiting = _chunks(link=np.ones(n, dtype=np.int64), on_link=np.zeros(n, bool), queue_pos=np.arange(n))
+    q = rm.particle_positions(g, waiting, 0.0)
+    assert (q.x >= 1.0).all() and (q.x <= 2.0).all()
+
+
+def test_no_chunks_draws_nothing():
+    p = rm.particle_positions(_line_geometry(), _chunks(link=np.zeros(0, dtype=np.int64)), 0.0)
+    assert p.x.size == 0 and p.moving.size == 0
+
+
+def test_speeds_read_as_plain_numbers():
+    assert rm.format_speed(1e-3) == "1/1000x"
+    assert rm.format_speed(0.5) == "0.5x"
+    assert rm.format_speed(64) == "64x"
+    assert rm.format_speed(1.0) == "1x"
+    assert rm.format_speed(1e4) == "10,000x"
+    for v in (1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 1e4, 1 / 1.64, 1.64, 0.0371):
+        assert "e" not in rm.format_speed(v) and "1/1." not in rm.format_speed(v)
+
+
+def test_units_and_plurals_chosen_by_the_app():
+    assert rm.time_unit(2e-3) == (1e-3, "ms")
+    assert rm.time_unit(5e-6) == (1e-6, "us")
+    assert rm.bytes_unit(8e6) == (1e6, "MB")
+    assert rm.bytes_unit(10) == (1.0, "B")
+    assert rm.count_unit(3e8) == (1e6, "million")
+    assert rm.plural(1, "chip") == "1 chip" and rm.plural(2, "chip") == "2 chips"
+    assert rm.plural(4096, "chip") == "4,096 chips"
+
+
+def test_chip_shades_group_into_a_few_levels():
+    lvl = rm.shade_levels(np.array([0.0, 0.5, 1.0, 2.0]))
+    assert lvl.tolist() == [0, 4, 8, 8]
+    assert len({rm.shade_rgb(v) for v in range(rm.SHADE_LEVELS)}) == rm.SHADE_LEVELS
 
 
 def test_chip_boxes_and_tile_load():

@@ -160,7 +160,7 @@ def test_window_menu_saves(window, target, monkeypatch, disk_full_open, action, 
         raise OSError(errno.ENOSPC, "No space left on device (test)")
     monkeypatch.setattr(Path, "write_text", write_text)
     try:
-        getattr(window, action)()
+        getattr(window.files, action)()
     except OSError:
         pass
     _assert_untouched(path)

@@ -72,13 +72,13 @@ def test_corrupt_settings_are_set_aside_and_defaults_used(qtbot, tmp_path, capsy
 def test_good_settings_round_trip_and_are_kept(qtbot, tmp_path):
     path = tmp_path / "meshscope.ini"
     win = _open(qtbot, path)
-    win.controller.set_speed(4.0)
+    win.controller.set_speed(5.0)  # a speed on the 1-2-5 ladder
     _close(win)
     assert QSettings(str(path), QSettings.IniFormat).value("window/geometry") is not None
     win2 = _open(qtbot, path)
     try:
         assert _aside(tmp_path, "meshscope.ini") == []
-        assert win2.controller.speed == 4.0
+        assert win2.controller.speed == 5.0
         assert "set aside" not in win2.statusBar().currentMessage()
     finally:
         _close(win2)
@@ -119,6 +119,7 @@ def test_cli_settings_option(monkeypatch):
     from app import __main__ as cli
     from app import launch as headless
     seen = {}
-    monkeypatch.setattr(headless, "run_window", lambda scene, settings=None: seen.update(scene=scene, s=settings) or 0)
+    monkeypatch.setattr(headless, "run_window",
+                        lambda scene, settings=None, size=None: seen.update(scene=scene, s=settings) or 0)
     assert cli.main(["--settings", "portable.ini"]) == 0
     assert seen == {"scene": None, "s": "portable.ini"}

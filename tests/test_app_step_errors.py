@@ -19,8 +19,15 @@ class InjectedFault(RuntimeError):
     pass
 
 
-def _faulty_step(dt):
+def _faulty_step(*args, **kwargs):
     raise InjectedFault("link table corrupted (injected by the test)")
+
+
+def _inject(monkeypatch, engine) -> None:
+    """Make every way the controller moves the engine (step, and bounded advance if present) fail."""
+    monkeypatch.setattr(engine, "step", _faulty_step)
+    if hasattr(engine, "advance"):
+        monkeypatch.setattr(engine, "advance", _faulty_step)
 
 
 def test_step_exception_pauses_shows_copies_and_resumes(window, monkeypatch, qtbot):
@@ -31,7 +38,7 @@ def test_step_exception_pauses_shows_copies_and_resumes(window, monkeypatch, qtb
     scenario, sim, t_before = window.sim.scenario, window.sim, c.engine.now_s
     assert t_before > 0
 
-    monkeypatch.setattr(c.engine, "step", _faulty_step)
+    _inject(monkeypatch, c.engine)
     qtbot.waitUntil(lambda: c.state == STOPPED, timeout=3000)  # the app's own timer hits the fault
 
     # Paused, not dead: the timer object stays, the window and its scene are untouched.
@@ -61,7 +68,7 @@ def test_step_exception_pauses_shows_copies_and_resumes(window, monkeypatch, qtb
 def test_step_exception_during_single_step(window, monkeypatch):
     c = window.controller
     t0 = c.engine.now_s
-    monkeypatch.setattr(c.engine, "step", _faulty_step)
+    _inject(monkeypatch, c.engine)
     QTest.keyClick(window, Qt.Key_Right)
     assert c.state == STOPPED and not c.timer.isActive()
     assert "InjectedFault" in window.message_bar.message

@@ -63,7 +63,7 @@ def test_window_shows_breakdown_and_days_to_train(window):
     assert sum(v for _, v in cur["segments"]) == pytest.approx(cur["iteration_s"], rel=1e-9)
     assert cur["days"] == pytest.approx(est["time_to_train_days"], rel=1e-9)
     assert {r["id"] for r in res["rows"]} >= {"cpu-cluster", "dgx-a100", "wafer-wse2"}
-    assert "days to train" in window.compare_plot.getPlotItem().titleLabel.text
+    assert "days to train" in window.comparison.heading.text()
     plot = window.compare_plot
     assert plot.rows[0]["label"].startswith("this machine") and "compute" in plot.bars
     # cached: asking again is immediate and identical

@@ -1,9 +1,12 @@
 """The same workload on every preset (run off the GUI thread; results cached per process).
 
-A collective: each preset gets the same number of devices (or the nearest its topology
-allows) and runs ``sim_core.collectives.run_collective`` with the algorithm NCCL would
-pick. A wafer holds its whole mesh on one device: its collective is run over a row of
-cores of the wafer, so the comparison stays like for like in bytes.
+A collective: the row of the machine on screen is the round the window animates
+(``animated_round``: the scenario's own workload, same ranks, algorithm and chunking, on a
+fresh build of the same fabric), so the chart and the animation agree. Every other preset
+gets the same number of ranks (or the nearest its topology allows) and runs
+``sim_core.collectives.run_collective`` with the algorithm NCCL would pick. A wafer holds
+its whole mesh on one device: its collective is run over a row of cores of the wafer, so
+the comparison stays like for like in bytes.
 
 Training: ``training_comparison`` estimates the current machine with the animated plan
 (``sim_core.training.estimate``, communication simulated on the same fabric) and every
@@ -15,7 +18,10 @@ from __future__ import annotations
 import math
 import threading
 
-from sim_core import build_fabric, load_architecture, preset_ids
+import numpy as np
+
+from sim_core import LINK_KINDS, build_fabric, load_architecture, preset_ids
+from sim_core.engine.view import link_average_utilization
 from sim_core.workloads import collectives, training
 
 from app.model.training_studies import budget, split
@@ -44,30 +50,74 @@ def _ranks(fab, devices: int) -> list[int]:
     return [row * per + int(c) for c in range(0, per, max(1, per // k))][:k]
 
 
-def compare(workload_kind: str, params: dict, devices: int, progress=None) -> list[dict]:
-    """Rows ``label``, ``id``, ``compute_s``, ``comm_s``, ``kind``, ``algo`` for every preset."""
+def compare(workload_kind: str, params: dict, devices: int, progress=None, skip: tuple = ()) -> list[dict]:
+    """Rows ``label``, ``id``, ``compute_s``, ``comm_s``, ``kind``, ``algo`` for every preset not in ``skip``."""
     rows = []
-    ids = preset_ids()
+    ids = [p for p in preset_ids() if p not in skip]
     nbytes = float(params.get("nbytes", 8e6))
     op = params.get("op", "allreduce")
     if op not in collectives.OPS:
         op = "allreduce"
+    devices = max(2, int(devices))
     for i, pid in enumerate(ids):
         if progress:
             progress(i, len(ids), pid)
         spec = load_architecture(pid)
         fab = _fabric_for(spec, devices)
         ranks = _ranks(fab, devices)
-        compute = 0.0
-        if len(ranks) < 2:
-            rows.append(dict(label=spec.name, id=pid, compute_s=compute, comm_s=0.0, kind=None, algo="-"))
-            continue
         res = collectives.run_collective(fab, op, "auto", ranks, nbytes)
-        rows.append(dict(label=spec.name, id=pid, compute_s=compute, comm_s=res["time_s"],
+        rows.append(dict(label=ranks_label(spec, fab, len(ranks)), id=pid, name=spec.name, compute_s=0.0, comm_s=res["time_s"],
                          kind=res["bottleneck_link_kind"], algo=res["algo"], devices=len(ranks)))
     if progress:
         progress(len(ids), len(ids), "")
     return rows
+
+
+def animated_round(scenario) -> dict:
+    """The first round of ``scenario``'s own workload on a fresh build: the round the window animates.
+
+    Returns a comparison row (``label``, ``id``, ``compute_s`` 0, ``comm_s`` = the round,
+    ``kind`` = the link kind with the busiest link, ``algo``, ``devices``). The engine's
+    results do not depend on its step size, so stepping in growing steps is exact.
+    """
+    from app.model.scenario import build_simulation
+    sim = build_simulation(scenario)
+    eng, wl = sim.engine, sim.workload
+    dt = sim.step_s
+    while wl.last_round_s() is None:
+        if hasattr(eng, "advance"):
+            eng.advance(eng.now_s + dt)
+        else:
+            eng.step(dt)
+        dt *= 1.25
+    n = ranks_of(wl, sim.fabric)
+    return dict(label=ranks_label(sim.spec, sim.fabric, n), id=scenario.architecture, name=sim.spec.name,
+                compute_s=0.0, comm_s=float(wl.last_round_s()), kind=busiest_kind(eng),
+                algo=str(getattr(wl, "algo_used", "")), devices=n)
+
+
+def ranks_label(spec, fabric, n: int) -> str:
+    """A bar's label: '16 x A100 SXM4 80GB', or 'WSE-2, 8 cores' when the ranks are cores of one chip."""
+    if fabric.n_chips >= 2:
+        return f"{n:,} x {spec.chip.name}"
+    return f"{spec.chip.name}, {n:,} cores"
+
+
+def busiest_kind(eng) -> str | None:
+    """Name of the link kind whose busiest link was busiest on average (the round's bottleneck)."""
+    util = link_average_utilization(eng)
+    kinds = np.asarray(eng.f.link_kind)
+    if util.size == 0:
+        return None
+    peak = np.zeros(len(LINK_KINDS))
+    np.maximum.at(peak, kinds, util)
+    return LINK_KINDS[int(np.argmax(peak))]
+
+
+def ranks_of(workload, fabric) -> int:
+    """How many ranks one lane of the animated collective has (its devices, or cores on a wafer)."""
+    lanes = getattr(workload, "lanes", None)
+    return int(len(lanes[0])) if lanes else int(fabric.n_chips)
 
 
 def segments(breakdown: dict) -> list[tuple[str, float]]:

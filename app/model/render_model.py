@@ -1,8 +1,9 @@
-"""What the mesh view draws, computed from plain engine state. Pure numpy: no Qt here.
+"""What the mesh view draws, computed from what the engine's view API answers. Pure numpy: no Qt here.
 
 The view asks three questions each frame: which links go in which colour bucket
-(``link_levels``), where every chunk is (``particle_positions``), and how busy each chip
-is when the view is too far out to draw cores (``chip_load``). All answers are arrays,
+(``link_levels``), where every chunk is (``particle_positions``, from the engine's
+``chunk_state()``), and how busy each chip is when the view is too far out to draw
+cores (``chip_load``, ``shade_groups``). All answers are arrays,
 so they are tested without a display (tests/test_app_render_model.py).
 
 Coordinates are the fabric's drawing coordinates (one tile pitch = 1.0). Directed links
@@ -44,6 +45,7 @@ LANE_ONCHIP = 0.09
 LANE_OFFCHIP = 0.18
 QUEUE_SPACING = 0.11
 QUEUE_MAX_DRAWN = 45
+QUEUE_MAX_SHARE = 0.9  # a tail fills at most this share of the link it sits on
 
 
 @dataclass(frozen=True)
@@ -119,46 +121,43 @@ class Particles:
     uy: np.ndarray
 
 
-def particle_positions(geom: LinkGeometry, n_links: int, now_s: float, c_buf, c_seq, c_nxt, c_start,
-                       c_ready, c_msg, tag_of_msg) -> Particles:
-    """Where every live chunk is drawn at ``now_s``.
+def particle_positions(geom: LinkGeometry, chunks, now_s: float) -> Particles:
+    """Where every live chunk of ``chunks`` (a ``sim_core.engine.view.ChunkState``) is drawn at ``now_s``.
 
     Chunks on a wire are interpolated along their link's lane by the share of their
-    flight done. Chunks waiting for a link (arrived, or never started) are stacked in a
-    queue behind the start of the link they wait for, one ``QUEUE_SPACING`` apart, so a
-    backlog shows as a tail that grows where links are slow.
-
-    Parameters are the engine's chunk arrays (C,) (see ``sim_core.engine.Engine``).
+    flight done. Waiting chunks form a tail inside the link they sit on: a chunk that has
+    crossed its link and waits for the next one stacks backwards from that link's far
+    end; a chunk in an injection queue stacks forwards from the start of its link. Tails
+    grow ``QUEUE_SPACING`` per chunk and stop at ``QUEUE_MAX_SHARE`` of the link's
+    length, so a saturated queue never sticks out of a chip or past a wafer.
     """
-    c_buf = np.asarray(c_buf)
-    live = c_nxt != -2
-    c_buf, c_seq, c_nxt = c_buf[live], c_seq[live], c_nxt[live]
-    c_start, c_ready, c_msg = c_start[live], c_ready[live], c_msg[live]
-    on_link = c_buf < n_links
-    link = np.clip(np.where(on_link, c_buf, c_buf - n_links), 0, max(n_links - 1, 0))
-    dur = np.maximum(c_ready - c_start, 1e-300)
-    frac = np.clip((now_s - c_start) / dur, 0.0, 1.0)
+    n = len(chunks)
+    if n == 0 or geom.x0.size == 0:
+        z = np.zeros(0)
+        zi = np.zeros(0, dtype=np.int64)
+        return Particles(z, z, zi, np.zeros(0, dtype=bool), zi, z, z)
+    link = np.clip(np.asarray(chunks.link, dtype=np.int64), 0, geom.x0.size - 1)
+    on_link = np.asarray(chunks.on_link, dtype=bool)
+    start, ready = np.asarray(chunks.start_s, dtype=float), np.asarray(chunks.ready_s, dtype=float)
+    frac = np.clip((now_s - start) / np.maximum(ready - start, 1e-300), 0.0, 1.0)
     moving = on_link & (frac < 1.0)
-    x = geom.x0[link] + (geom.x1[link] - geom.x0[link]) * frac
-    y = geom.y0[link] + (geom.y1[link] - geom.y0[link]) * frac
-    x, y = np.where(on_link, x, geom.x0[link]), np.where(on_link, y, geom.y0[link])
-    dx, dy = geom.x1[link] - geom.x0[link], geom.y1[link] - geom.y0[link]
-    wait = ~moving
-    wait_link = np.where(on_link, c_nxt, link)  # the link a waiting chunk waits for
-    ok = wait & (wait_link >= 0)
-    if ok.any():
-        idx = np.flatnonzero(ok)
-        wl = wait_link[idx]
-        rank = _rank_within(wl, c_ready[idx], c_seq[idx])
-        dist = np.minimum(rank + 1, QUEUE_MAX_DRAWN) * QUEUE_SPACING
-        ux, uy = geom.x1[wl] - geom.x0[wl], geom.y1[wl] - geom.y0[wl]
-        n = np.maximum(np.hypot(ux, uy), 1e-12)
-        x[idx] = geom.x0[wl] - ux / n * dist
-        y[idx] = geom.y0[wl] - uy / n * dist
-        dx[idx], dy[idx] = ux, uy
+    x0, y0 = geom.x0[link], geom.y0[link]
+    dx, dy = geom.x1[link] - x0, geom.y1[link] - y0
+    x, y = x0 + dx * np.where(on_link, frac, 0.0), y0 + dy * np.where(on_link, frac, 0.0)
+    wait = np.flatnonzero(~moving)
+    if wait.size:
+        wl = link[wait]
+        rank = _rank_within(wl, ready[wait], np.asarray(chunks.queue_pos)[wait])
+        length = np.hypot(dx[wait], dy[wait])
+        dist = np.minimum(np.minimum(rank + 1, QUEUE_MAX_DRAWN) * QUEUE_SPACING, QUEUE_MAX_SHARE * length)
+        share = dist / np.maximum(length, 1e-12)
+        # arrived chunks: back from the far end; never-started chunks: on from the start
+        pos = np.where(on_link[wait], 1.0 - share, share)
+        x[wait] = x0[wait] + dx[wait] * pos
+        y[wait] = y0[wait] + dy[wait] * pos
     norm = np.maximum(np.hypot(dx, dy), 1e-12)
-    color = np.asarray(tag_of_msg)[c_msg] % len(TAG_RGB)
-    return Particles(x, y, color.astype(np.int64), moving, c_msg, dx / norm, dy / norm)
+    color = np.asarray(chunks.tag, dtype=np.int64) % len(TAG_RGB)
+    return Particles(x, y, color, moving, np.asarray(chunks.msg, dtype=np.int64), dx / norm, dy / norm)
 
 
 def particle_segments(p: Particles, length: float, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,3 +261,56 @@ def format_bytes(n: float) -> str:
 def format_rate(bps: float) -> str:
     """Bandwidth in bytes per second: '25 GB/s'."""
     return format_bytes(bps) + "/s"
+
+
+SHADE_LEVELS = 9
+
+
+def shade_levels(load: np.ndarray) -> np.ndarray:
+    """(CH,) int64 shade 0..SHADE_LEVELS-1 of each chip from its mean mesh load in [0, 1]."""
+    return np.minimum((np.asarray(load) * (SHADE_LEVELS - 1)).astype(np.int64), SHADE_LEVELS - 1)
+
+
+def shade_rgb(level: int) -> tuple[int, int, int]:
+    """Fill colour of a chip at shade ``level``: slate when idle, warming towards amber when busy."""
+    return (40 + 20 * level, 48 + 10 * level, 64 - 3 * level)
+
+
+def format_speed(speed: float) -> str:
+    """A playback rate in plain numbers: '1/1000x', '1/20x', '0.5x', '1x', '2.5x', '64x', '10,000x'."""
+    if not np.isfinite(speed) or speed <= 0:
+        return "0x"
+    if speed < 0.095:
+        return f"1/{1.0 / speed:.0f}x"
+    if speed < 10:
+        return f"{float(f'{speed:.2g}'):g}x"
+    return f"{speed:,.0f}x"
+
+
+def time_unit(t_max_s: float) -> tuple[float, str]:
+    """(scale, unit) for an axis of simulated time up to ``t_max_s``: divide by scale, label with unit."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if t_max_s >= scale:
+            return scale, unit
+    return 1e-9, "ns"
+
+
+def bytes_unit(n_max: float) -> tuple[float, str]:
+    """(scale, unit) for an axis of bytes up to ``n_max``: 'B', 'kB', 'MB', 'GB', 'TB'."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_max >= scale:
+            return scale, unit
+    return 1.0, "B"
+
+
+def count_unit(n_max: float) -> tuple[float, str]:
+    """(scale, word) for an axis of counts up to ``n_max``: '', 'thousand', 'million', 'billion'."""
+    for word, scale in (("billion", 1e9), ("million", 1e6), ("thousand", 1e3)):
+        if n_max >= scale:
+            return scale, word
+    return 1.0, ""
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 chip', '2 chips', '4,096 chips' (``words``: an irregular plural)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"

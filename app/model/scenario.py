@@ -1,8 +1,8 @@
 """Scenarios: what to simulate (architecture, size, workload) and how fast to show it.
 
 A ``Scenario`` is plain data; ``build_simulation`` turns it into a fabric, an engine and
-a workload. Built-in scenarios are registered by name (``--scene default``); a later
-issue maps TOML scene files onto the same dataclass.
+a workload. Built-in scenarios are registered by name (``--scene default``); scene files
+(``app.scenes``) map onto the same dataclass.
 """
 from __future__ import annotations
 
@@ -75,6 +75,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("cluster4096", "One 64 MB tensor across a 4,096-GPU DGX A100 cluster (512 servers, fat tree)",
                  architecture="dgx-a100", size=512, tiles=(1, 1), workload="transfer",
                  params={"src": 0, "dst": 4095, "nbytes": 64e6}, chunk_bytes=1 << 20, sim_rate_s=2e-3),
+        Scenario("pod4096", "All-reduce of 8 MB over a whole TPU v4 pod: 16x16x16 chips, 2x2 cores each",
+                 architecture="tpu-v4", dims=(16, 16, 16), tiles=(2, 2), workload="collective", chunk_bytes=1 << 18,
+                 params={"op": "allreduce", "algo": "torus", "nbytes": 8e6, "channels": 0}, sim_rate_s=100e-6),
         Scenario("transfer", "One 8 MB tensor from GPU 0 to GPU 15, across InfiniBand",
                  architecture="dgx-a100", size=2, tiles=(4, 8), workload="transfer",
                  params={"src": 0, "dst": 15, "nbytes": 8e6}, sim_rate_s=5e-6),
@@ -120,6 +123,7 @@ def check_params(source: str, params: dict, prefix: str = "params") -> None:
 
 
 LIVE_MAX_CHIPS = 256  # a collective's first step over more ranks takes seconds on the GUI thread
+LIVE_MAX_CHIPS_TORUS = 4096  # dimension-wise torus collectives: O(chips x side) messages, a whole TPU v4 pod
 LIVE_MAX_CHIPS_LIGHT = 8192  # one transfer or NoC traffic: cheap to schedule, so the whole cluster
 LIVE_MAX_CORES = 262_144  # 512 x 512: one step of 1024 x 1024 cores takes ~4 s, far past a 16 ms frame
 
@@ -146,6 +150,8 @@ def live_limit_message(scenario: "Scenario", spec) -> str | None:
     # traffic stays cheap, so those may show a whole 4,096-GPU cluster.
     heavy = scenario.workload in ("collective", "training")
     limit = LIVE_MAX_CHIPS if heavy else LIVE_MAX_CHIPS_LIGHT
+    if scenario.workload == "collective" and topo.kind == "torus" and scenario.params.get("algo") == "torus":
+        limit = LIVE_MAX_CHIPS_TORUS
     if chips > limit:
         why = ("scheduling a collective or a training step over more takes seconds per step and would freeze "
                "the window" if heavy else "drawing more would not fit the frame budget")
@@ -207,6 +213,8 @@ def build_simulation(scenario: Scenario) -> Simulation:
     except (ValueError, TypeError, OverflowError) as exc:
         raise SpecError(src, f"params ({scenario.workload})", scenario.params, str(exc)) from exc
     eng.attach_traffic(workload)
+    if hasattr(workload, "schedule_round"):
+        workload(eng, 0.0, 0.0)  # the first round is scheduled here (a worker thread), not in the first frame
     rate = scenario.sim_rate_s or auto_rate(fab, scenario.chunk_bytes)
     return Simulation(scenario, spec, fab, eng, workload, step_s=rate / 60.0, sim_rate_s=rate)
 

@@ -30,6 +30,8 @@ WORKLOAD_KINDS = {
                 "traffic, then the gradient all-reduce",
 }
 MAX_MESSAGES_PER_ROUND = 24_000
+
+
 def spread_tiles(rows: int, cols: int, k: int) -> np.ndarray:
     """(k,) int64 local tile ids spread evenly over an R x C mesh."""
     per = rows * cols
@@ -67,7 +69,7 @@ class RepeatingWorkload:
         if self.ids.size:
             if not eng.completed(self.ids).all():
                 return
-            finish = float(np.nanmax(eng.m_finish[self.ids]))
+            finish = float(np.nanmax(eng.message_times(self.ids)[1]))
             self.log.starts.append(self.round_start)
             self.log.durations.append(finish - self.round_start)
             eng.forget(self.ids)  # a repeating workload must not grow the engine

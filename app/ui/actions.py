@@ -1,7 +1,8 @@
 """Named actions, defined once and shared by toolbar buttons, menus, shortcuts and tests.
 
-``Actions(window)`` creates one ``QAction`` per entry of ``SPECS`` and connects it to the
-window method of the same name (``window.act_<name>``). Tests trigger them by shortcut
+``Actions(window, owners)`` creates one ``QAction`` per entry of ``SPECS`` and connects it
+to the first owner's method of the same name (``act_<name>``; the window by default, or
+the objects that hold each job's handlers). Tests trigger them by shortcut
 or by ``actions["play"].trigger()``.
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ SPECS = {
 class Actions:
     """The app's ``QAction`` objects by name; ``window.act_<name>`` runs each."""
 
-    def __init__(self, window):
+    def __init__(self, window, owners=None):
+        owners = tuple(owners or (window,))
         self._actions: dict[str, QAction] = {}
         for name, (text, key, tip, _menu) in SPECS.items():
             a = QAction(text, window)
@@ -43,7 +45,8 @@ class Actions:
             shown = a.shortcut().toString(QKeySequence.NativeText)
             a.setToolTip(f"{tip} ({shown})" if shown else tip)
             a.setStatusTip(tip)
-            a.triggered.connect(getattr(window, f"act_{name}"))
+            handler = next(getattr(o, f"act_{name}") for o in owners if hasattr(o, f"act_{name}"))
+            a.triggered.connect(handler)
             window.addAction(a)
             self._actions[name] = a
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QToolTip
 
 from sim_core import NODE_KINDS
+from sim_core.engine.view import UtilizationMeter
 
 from app.model import render_model as rm
 
@@ -66,6 +67,8 @@ class MeshView(pg.PlotWidget):
         self._visible = None
         self._levels = None
         self._bucket_key = None
+        self._meter = UtilizationMeter()
+        self._util = None
         self.last_particles = None
         self.hover_target = None
         self.hover_text = ""
@@ -82,6 +85,8 @@ class MeshView(pg.PlotWidget):
         self._curves.clear()
         self._levels = None
         self._bucket_key = None
+        self._meter = UtilizationMeter()
+        self._util = None
         self.highlighted = []
         self.geom = rm.link_geometry(f.node_x, f.node_y, f.link_src, f.link_dst, f.link_kind)
         self.kinds_present = sorted(set(np.unique(f.link_kind).tolist()))
@@ -116,19 +121,36 @@ class MeshView(pg.PlotWidget):
         self.fit()
 
     def _add_chip_items(self) -> None:
+        # One single-brush bar item per shade: pyqtgraph draws a single-colour item with one
+        # drawRects call, while per-bar brushes take its per-rectangle Python path.
         b = self.boxes
-        self._chip_fill = pg.BarGraphItem(x0=b[:, 0], y0=b[:, 1], width=b[:, 2] - b[:, 0], height=b[:, 3] - b[:, 1],
-                                          brushes=[pg.mkBrush(40, 48, 64, 255)] * len(b), pens=[pg.mkPen(None)] * len(b))
-        self._chip_fill.setZValue(-2)
-        self._chip_fill.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-        self.addItem(self._chip_fill)
+        self._server_labels = False
+        self._chip_fills = []
+        for level in range(rm.SHADE_LEVELS):
+            item = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=pg.mkBrush(*rm.shade_rgb(level)),
+                                   pen=pg.mkPen(None))
+            item.setZValue(-2)
+            item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+            self.addItem(item)
+            self._chip_fills.append(item)
         xs, ys = rm.box_segments(b)
         outline = pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen((110, 125, 150), width=1))
         outline.setZValue(-1)
         outline.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(outline)
         self._chip_level = np.full(len(b), -1)
+        self._shade(np.zeros(len(b), dtype=np.int64))
         self._add_server_items()
+
+    def _shade(self, lvl: np.ndarray) -> None:
+        """Hand each shade item the boxes of the chips at its level (a few setOpts, no per-bar brushes)."""
+        self._chip_level = lvl
+        b = self.boxes
+        order = np.argsort(lvl, kind="stable")
+        bounds = np.searchsorted(lvl[order], np.arange(rm.SHADE_LEVELS + 1))
+        for level, item in enumerate(self._chip_fills):
+            sel = order[bounds[level]:bounds[level + 1]]
+            item.setOpts(x0=b[sel, 0], y0=b[sel, 1], width=b[sel, 2] - b[sel, 0], height=b[sel, 3] - b[sel, 1])
 
     def _add_server_items(self) -> None:
         f = self.fabric
@@ -145,6 +167,7 @@ class MeshView(pg.PlotWidget):
         item = pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen((90, 100, 120), width=1, style=Qt.DashLine))
         self.addItem(item)
         if n_srv <= 32:
+            self._server_labels = True
             for s in range(n_srv):
                 t = pg.TextItem(f"server {s}", color=(170, 180, 200), anchor=(0, 1))
                 t.setPos(boxes[s, 0], boxes[s, 3])
@@ -173,27 +196,28 @@ class MeshView(pg.PlotWidget):
         f = self.fabric
         if f is None:
             return
+        top = 3.0 if self._server_labels else 2.0  # room for the "server N" captions above their boxes
         self.getViewBox().setRange(xRange=(f.node_x.min() - 2, f.node_x.max() + 2),
-                                   yRange=(f.node_y.min() - 2, f.node_y.max() + 2), padding=0.02)
+                                   yRange=(f.node_y.min() - 2, f.node_y.max() + top), padding=0.02)
         self._on_range_changed()
 
     # ------------------------------------------------------------------ per frame
     def update_frame(self, engine, display_t: float, throttle: bool = False) -> None:
         """Redraw particles for the engine state at ``display_t``, and link loads (every
-        ``LINK_EVERY``-th frame when ``throttle``: load is a per-step average anyway)."""
+        ``LINK_EVERY``-th frame when ``throttle``: the load shown is each link's mean since
+        the previous redraw of the loads, ``UtilizationMeter``)."""
         if self.fabric is None:
             return
         self._frame += 1
         if self._frame % LINK_EVERY == 0 or not throttle or self._bucket_key != self._vis_key:
-            util = engine.link_utilization()
+            util = self._link_load(engine)
             levels = rm.link_levels(util)
             if self._levels is None or not np.array_equal(levels, self._levels) or self._bucket_key != self._vis_key:
                 self._levels = levels
                 self._bucket_key = self._vis_key
                 self._rebucket(levels)
             self._update_chips(util)
-        p = rm.particle_positions(self.geom, engine.L, display_t, engine.c_buf, engine.c_seq, engine.c_nxt,
-                                  engine.c_start, engine.c_ready, engine.c_msg, engine.m_tag)
+        p = rm.particle_positions(self.geom, engine.chunk_state(), display_t)
         self.last_particles = p
         order = np.argsort(p.color, kind="stable")
         bounds = np.searchsorted(p.color[order], np.arange(len(self._particles) + 1))
@@ -201,6 +225,12 @@ class MeshView(pg.PlotWidget):
         for i, item in enumerate(self._particles):
             sel = order[bounds[i]:bounds[i + 1]]
             item.setData(*rm.particle_segments(p, length, sel))
+
+    def _link_load(self, engine) -> np.ndarray:
+        """Each link's mean utilization since the previous sample; the same answer while time stands still."""
+        if self._util is None or engine.now_s != self._util[1] or self._util[0].size != self.geom.x0.size:
+            self._util = (self._meter.sample(engine), engine.now_s)
+        return self._util[0]
 
     def _rebucket(self, levels: np.ndarray) -> None:
         g = self.geom
@@ -220,13 +250,9 @@ class MeshView(pg.PlotWidget):
 
     def _update_chips(self, util: np.ndarray) -> None:
         f = self.fabric
-        load = rm.chip_load(util, f.link_src, f.link_kind, f.node_chip, f.n_chips)
-        lvl = np.minimum((load * 8).astype(int), 8)
-        if np.array_equal(lvl, self._chip_level):
-            return
-        self._chip_level = lvl
-        shades = [pg.mkBrush(40 + 20 * v, 48 + 10 * v, 64 - 3 * v) for v in range(9)]
-        self._chip_fill.setOpts(brushes=[shades[v] for v in lvl])
+        lvl = rm.shade_levels(rm.chip_load(util, f.link_src, f.link_kind, f.node_chip, f.n_chips))
+        if not np.array_equal(lvl, self._chip_level):
+            self._shade(lvl)
 
     def _on_range_changed(self, *_):
         if self.fabric is None:
@@ -235,12 +261,15 @@ class MeshView(pg.PlotWidget):
         (x0, x1), (y0, y1) = vb.viewRange()
         px_per_unit = vb.width() / max(x1 - x0, 1e-9)
         self._streak = min(0.35, 3.0 / max(px_per_unit, 1e-9))  # a short streak: ~3 px, at most 0.35 tile
-        width = PARTICLE_PX if px_per_unit >= 14 else 3  # small tiles: thin chunks, the mesh stays visible
+        # Small tiles: thin chunks, the mesh stays visible; tens of thousands of chunks on a
+        # zoomed-out pod draw with flat caps (round caps cost Qt a polygon each).
+        width = PARTICLE_PX if px_per_unit >= 14 else (3 if px_per_unit >= LOD_TILE_PX else 2)
         if width != self._particle_width:
             self._particle_width = width
             for item in self._particles:
                 pen = item.opts["pen"]
                 pen.setWidth(width)
+                pen.setCapStyle(Qt.RoundCap if width > 2 else Qt.FlatCap)
                 item.setPen(pen)
         self._aggregated = bool(px_per_unit < LOD_TILE_PX)
         self._tiles.setVisible(bool(px_per_unit >= 6.0))
@@ -338,7 +367,7 @@ class MeshView(pg.PlotWidget):
         path = []
         eng = engine or getattr(self, "engine", None)
         if msg >= 0 and eng is not None:
-            path = eng.router.path(int(eng.m_src[msg]), int(eng.m_dst[msg]))
+            path = eng.message_path(msg)
             target = target or ("message", msg)
         elif target and target[0] == "link":
             path = [target[1]]

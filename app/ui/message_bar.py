@@ -10,9 +10,7 @@ class MessageBar(QFrame):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setObjectName("MessageBar")
-        self.setStyleSheet("#MessageBar { background: #7a1f1f; border-radius: 4px; } "
-                           "#MessageBar QLabel { color: white; font-weight: bold; }")
+        self.setObjectName("MessageBar")  # styled by assets/meshscope.qss
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 8, 4)
         self.label = QLabel()

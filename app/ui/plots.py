@@ -9,14 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from sim_core import LINK_KINDS
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+
+from sim_core import LINK_KIND_NAMES, LINK_KINDS
+from sim_core.engine.view import UtilizationMeter
 
 from app.model import render_model as rm
-from app.model.training_studies import LINK_KINDS_NAMES
+from app.model.describe import kind_name
 
 WHY = {
-    "util": "Mean utilization of each kind of link. The kind that sits near 100% while the others idle "
-            "is what limits this machine for this workload.",
+    "util": "Utilization of each kind of link: the mean over its links (solid) and its busiest link "
+            "(dashed). The kind whose busiest link sits near 100% is what limits this machine for this workload.",
     "inflight": "Bytes released but not yet delivered. It grows when data waits in queues in front of "
                 "a slow link, and it is bounded by the buffers when backpressure kicks in.",
     "rate": "Chunks arriving at their destination per simulated second: the throughput the fabric "
@@ -30,19 +34,23 @@ WHY = {
 }
 
 
-def _time_unit(t_max: float) -> tuple[float, str]:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-        if t_max >= scale:
-            return scale, unit
-    return 1e-9, "ns"
+def _no_si(plot: pg.PlotWidget) -> None:
+    """Axes say their unit in the label the app writes; pyqtgraph must not add '(x1e-06)'."""
+    for side in ("left", "bottom"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
 
 
 class _SeriesPlot(pg.PlotWidget):
-    """A time series against simulated time, axis unit picked from the span shown."""
+    """A time series against simulated time, axis units picked by the app from the span shown.
+
+    ``refresh(engine, until_s)`` shows the recorded steps up to ``until_s`` (the clock on
+    screen), so a plot never runs ahead of or behind the animation it describes.
+    """
 
     def __init__(self, title: str, left: str, why: str, parent=None):
         super().__init__(parent)
         self.setTitle(title)
+        self._left = left
         self.setLabel("left", left)
         self.setLabel("bottom", "simulated time")
         self.setToolTip(why)
@@ -50,74 +58,95 @@ class _SeriesPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.getPlotItem().hideButtons()
+        _no_si(self)
+        self.setMinimumHeight(120)
         self._unit = None
+        self._yunit = None
 
-    def _x(self, engine) -> np.ndarray:
+    def _x(self, engine, until_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """(x in the chosen unit, mask of the steps shown)."""
         t = engine.metrics.series("time_s")
-        scale, unit = _time_unit(float(t[-1]) if t.size else 0.0)
+        shown = t <= until_s if until_s is not None else np.ones(t.size, dtype=bool)
+        t_end = float(until_s if until_s is not None else (t[-1] if t.size else 0.0))
+        scale, unit = rm.time_unit(t_end)
         if unit != self._unit:
             self._unit = unit
             self.setLabel("bottom", f"simulated time ({unit})")
-        return t / scale
+        return t[shown] / scale, shown
+
+    def _y_label(self, unit: str) -> None:
+        if unit != self._yunit:
+            self._yunit = unit
+            self.setLabel("left", self._left.format(unit=unit))
 
 
 class LinkUtilizationPlot(_SeriesPlot):
-    """Mean utilization (%) of every link kind present, per step."""
+    """Utilization (%) of every link kind present, per step: the mean over the kind's links
+    (solid) and its busiest link (dashed), since a mean over hundreds of idle links hides
+    the one that limits the machine."""
 
     def __init__(self, parent=None):
-        super().__init__("Link utilization by kind", "utilization (%)", WHY["util"], parent)
+        super().__init__("Link use: mean, busiest (dashed)", "utilization (%)", WHY["util"], parent)
         self.setYRange(0, 100)
-        self.legend = self.addLegend(offset=(5, 5), labelTextSize="9pt")
+        # No legend box over the curves: the colours are the link kinds' (the key above the mesh).
         self.curves: dict[int, pg.PlotDataItem] = {}
+        self.max_curves: dict[int, pg.PlotDataItem] = {}
 
     def set_kinds(self, kinds) -> None:
-        for c in self.curves.values():
+        for c in [*self.curves.values(), *self.max_curves.values()]:
             self.removeItem(c)
-        self.legend.clear()
-        self.curves = {}
+        self.curves, self.max_curves = {}, {}
         for k in kinds:
-            self.curves[k] = self.plot([], [], pen=pg.mkPen(tuple(rm.KIND_RGB[k]), width=2), name=LINK_KINDS[k])
+            rgb = tuple(int(v) for v in rm.KIND_RGB[k])
+            self.curves[k] = self.plot([], [], pen=pg.mkPen(rgb, width=2), name=kind_name(k))
+            self.max_curves[k] = self.plot([], [], pen=pg.mkPen(rgb, width=1, style=Qt.DashLine))
 
-    def refresh(self, engine) -> None:
-        x = self._x(engine)
-        util = engine.metrics.series("util_mean")
+    def refresh(self, engine, until_s: float | None = None) -> None:
+        x, shown = self._x(engine, until_s)
+        mean = engine.metrics.series("util_mean")[shown]
+        peak = engine.metrics.series("util_max")[shown]
         for k, c in self.curves.items():
-            c.setData(x, util[:, k] * 100.0)
+            c.setData(x, mean[:, k] * 100.0)
+            self.max_curves[k].setData(x, peak[:, k] * 100.0)
+
+    def values(self) -> dict[str, float]:
+        """Latest mean and busiest-link utilization (%) per kind shown, by display name."""
+        out = {}
+        for k, c in self.curves.items():
+            y, ym = c.getData()[1], self.max_curves[k].getData()[1]
+            out[f"{kind_name(k)} mean"] = float(y[-1]) if y is not None and len(y) else 0.0
+            out[f"{kind_name(k)} busiest"] = float(ym[-1]) if ym is not None and len(ym) else 0.0
+        return out
 
 
 class BytesInFlightPlot(_SeriesPlot):
     def __init__(self, parent=None):
-        super().__init__("Bytes in flight", "in flight (MB)", WHY["inflight"], parent)
+        super().__init__("Bytes in flight", "in flight ({unit})", WHY["inflight"], parent)
         self.curve = self.plot([], [], pen=pg.mkPen((0, 200, 220), width=2))
 
-    def refresh(self, engine) -> None:
-        self.curve.setData(self._x(engine), engine.metrics.series("bytes_in_flight") / 1e6)
+    def refresh(self, engine, until_s: float | None = None) -> None:
+        x, shown = self._x(engine, until_s)
+        y = engine.metrics.series("bytes_in_flight")[shown]
+        scale, unit = rm.bytes_unit(float(y.max()) if y.size else 0.0)
+        self._y_label(unit)
+        self.curve.setData(x, y / scale)
 
 
 class DeliveryRatePlot(_SeriesPlot):
     def __init__(self, parent=None):
-        super().__init__("Chunks delivered per second", "chunks / s (simulated)", WHY["rate"], parent)
+        super().__init__("Chunks delivered per second", "{unit}", WHY["rate"], parent)
         self.curve = self.plot([], [], pen=pg.mkPen((255, 196, 0), width=2))
 
-    def refresh(self, engine) -> None:
-        dt = engine.metrics.series("dt_s")
-        n = engine.metrics.series("chunks_delivered")
-        self.curve.setData(self._x(engine), n / np.maximum(dt, 1e-30))
+    def refresh(self, engine, until_s: float | None = None) -> None:
+        x, shown = self._x(engine, until_s)
+        dt = engine.metrics.series("dt_s")[shown]
+        rate = engine.metrics.series("chunks_delivered")[shown] / np.maximum(dt, 1e-30)
+        scale, word = rm.count_unit(float(rate.max()) if rate.size else 0.0)
+        self._y_label(f"{word}s / s" if word else "chunks / s")
+        self.curve.setData(x, rate / scale)
 
 
 HEATMAP_FLOOR = 1e-4  # log10 levels [-4, 0]: a mesh link busy 1% of the time is half-bright
-
-
-def window_utilization(prev: tuple | None, busy_total_s: np.ndarray, now_s: float) -> np.ndarray | None:
-    """(L,) mean utilization of each link since ``prev`` = (busy_total_s copy, time), or None.
-
-    On-chip links are 10-100x faster than the off-chip port, so a chunk crosses them in a
-    sliver of one step: the last step's utilization is mostly zero. The busy time
-    accumulated since the last redraw is what the mesh actually did.
-    """
-    if prev is None or prev[0].shape != busy_total_s.shape or now_s <= prev[1]:
-        return None
-    return np.clip((busy_total_s - prev[0]) / (now_s - prev[1]), 0.0, 1.0)
 
 
 class LinkHeatmap(pg.PlotWidget):
@@ -131,6 +160,8 @@ class LinkHeatmap(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setAspectLocked(True)
         self.getPlotItem().hideButtons()
+        _no_si(self)
+        self.setMinimumHeight(120)
         self.setLabel("bottom", "core column")
         self.setLabel("left", "core row")
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -142,20 +173,16 @@ class LinkHeatmap(pg.PlotWidget):
         bar.setImageItem(self.image, insert_in=self.getPlotItem())
         self.chip = 0
         self.load = np.zeros((1, 1))
-        self._prev: tuple | None = None
+        self.meter = UtilizationMeter()
 
     def set_chip(self, chip: int) -> None:
         self.chip = int(chip)
-        self._prev = None
+        self.meter.reset()
         self.setTitle(f"Core mesh load (chip {self.chip})")
 
-    def refresh(self, engine) -> None:
+    def refresh(self, engine, until_s: float | None = None) -> None:
         f = engine.f
-        busy = engine.link_busy_total_s
-        util = window_utilization(self._prev, busy, engine.now_s)
-        if util is None:
-            util = engine.link_utilization()
-        self._prev = (busy.copy(), engine.now_s)
+        util = self.meter.sample(engine)
         self.load = rm.tile_load(util, f.tile_link, min(self.chip, f.n_chips - 1), f.tile_rows, f.tile_cols)
         shown = np.log10(np.maximum(self.load, HEATMAP_FLOOR))
         self.image.setImage(shown, levels=(float(np.log10(HEATMAP_FLOOR)), 0.0), autoLevels=False)
@@ -189,20 +216,29 @@ def stacked_bars(rows: list[dict]) -> tuple[list[list], float]:
 
 class ComparisonPlot(pg.PlotWidget):
     """Stacked horizontal bars, one per architecture: compute, memory, bubble and
-    communication by link kind. Bar items are pooled: created once, then only ``setOpts``."""
+    communication by link kind, each bar labelled with its total. Bar items are pooled:
+    created once, then only ``setOpts``. The colour key is ``legend_html`` (the window
+    shows it in a wrapping label, where it is never cut)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setTitle("One round of this workload on every architecture")
-        self.setToolTip(WHY["compare"])
+        self.setToolTip(WHY["compare"])  # the title sits in a wrapping label above (the panel's)
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.getPlotItem().hideButtons()
-        self.setLabel("bottom", "time per round")
+        _no_si(self)
+        self.setMinimumHeight(100)
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 2))
+        self.getAxis("left").setStyle(tickFont=font)
+        self.getAxis("bottom").setStyle(tickFont=font)
+        self._font = font
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.texts: list[pg.TextItem] = []
         self.rows: list[dict] = []
         self.parts: list[str] = []
+        self.labels: list[str] = []
+        self.legend_html = ""
 
     def _bar(self, part: str) -> pg.BarGraphItem:
         if part not in self.bars:
@@ -218,29 +254,35 @@ class ComparisonPlot(pg.PlotWidget):
                 for r in rows]
         self.rows = rows
         stacks, total = stacked_bars(rows)
-        scale, unit = _time_unit(total or 1.0)
+        scale, unit = rm.time_unit(total or 1.0)
         y = np.arange(len(rows), dtype=float)[::-1]
         for b in self.bars.values():
             b.setOpts(x0=[], y=[], width=[], height=0.6)
         for part, x0, w in stacks:
             self._bar(part).setOpts(x0=x0 / scale, y=y, width=w / scale, height=0.6)
-        self.parts = [p for p, _, _ in stacks]
+        self.parts = [p for p, _, w in stacks if np.any(w > 0)]
         for t in self.texts:
             self.removeItem(t)
         self.texts = []
         for yi, r, note in zip(y, rows, notes or [""] * len(rows)):
-            if note:
-                t = pg.TextItem(note, color=(235, 235, 235), anchor=(0, 0.5))
-                t.setPos(sum(v for _, v in r["segments"]) / scale, yi)
-                self.addItem(t)
-                self.texts.append(t)
-        ticks = [(float(yi), ("> " if r["label"] == current else "") + r["label"]) for yi, r in zip(y, rows)]
-        self.getAxis("left").setTicks([ticks] if rows else [[]])
+            end = sum(v for _, v in r["segments"])
+            t = pg.TextItem(f" {rm.format_time(end)}{note}", color=pg.getConfigOption("foreground"), anchor=(0, 0.5))
+            t.setFont(self._font)
+            t.setPos(end / scale, yi)
+            self.addItem(t)
+            self.texts.append(t)
+        self.labels = [("> " if r["label"] == current else "") + r["label"] for r in rows]
+        self.getAxis("left").setTicks([list(zip(y.tolist(), self.labels))] if rows else [[]])
+        self.legend_html = "&nbsp; ".join(
+            f'<span style="color: rgb{part_rgb(p)}">&#9632;</span>&nbsp;{LINK_KIND_NAMES.get(p, p)}'
+            for p in self.parts)
         if not rows:
             return
-        colours = ", ".join(f'<span style="color: rgb{part_rgb(p)}">&#9632; {LINK_KINDS_NAMES.get(p, p)}</span>'
-                            for p in self.parts)
-        self.setLabel("bottom", f"time per round ({unit}): {colours}")
-        self.setYRange(-0.6, len(rows) - 0.4)
-        self.setXRange(0, total / scale * 1.3)
+        self.unit = unit
+        self.legend_html += f"&nbsp;&nbsp; (axis: time in {unit})"
+        self.setYRange(-0.6, len(rows) - 0.4, padding=0)
+        self.setXRange(0, total / scale * 1.45, padding=0)
 
+    def totals_s(self) -> list[float]:
+        """Each bar's total (s), in row order."""
+        return [float(sum(v for _, v in r["segments"])) for r in self.rows]

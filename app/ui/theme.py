@@ -1,16 +1,48 @@
-"""Dark or light, following the system; fonts sized for a projector.
+"""Dark or light, following the system; fonts sized for a projector; the app's icon and stylesheet.
 
 The mesh view keeps its dark canvas in both themes (glowing links read best on black);
-the window chrome and the plots follow the system colour scheme.
+the window chrome and the plots follow the system colour scheme. The icon
+(``assets/meshscope.svg`` and its PNG renderings) and the stylesheet
+(``assets/meshscope.qss``) ship with the wheel; ``app_icon()`` is what every window sets.
 """
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.paths import assets_dir
+
 BASE_POINT_SIZE = 11
+ICON_NAME = "meshscope"
+ICON_PNG_SIZES = (16, 32, 64, 256)
+STYLESHEET = "meshscope.qss"
+
+
+def app_icon() -> QIcon:
+    """Meshscope's icon: the SVG plus PNG renderings (for platforms without an SVG icon engine)."""
+    icon = QIcon()
+    try:
+        folder = assets_dir()
+    except FileNotFoundError:
+        return icon
+    for size in ICON_PNG_SIZES:
+        png = folder / f"{ICON_NAME}-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png))
+    svg = folder / f"{ICON_NAME}.svg"
+    if svg.is_file():
+        icon.addFile(str(svg))
+    return icon
+
+
+def stylesheet() -> str:
+    """The app's stylesheet text ('' when the assets folder is missing: Qt's defaults then)."""
+    try:
+        return (assets_dir() / STYLESHEET).read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return ""
 
 
 def is_dark(app: QApplication) -> bool:
@@ -39,6 +71,8 @@ def apply_theme(app: QApplication, dark: bool | None = None) -> bool:
                           (QPalette.ToolTipText, (235, 235, 235))):
             pal.setColor(role, QColor(*rgb))
         app.setPalette(pal)
+    app.setStyleSheet(stylesheet())
+    app.setWindowIcon(app_icon())
     pg.setConfigOptions(background=(22, 24, 28) if dark else "w", foreground=(210, 214, 220) if dark else (40, 40, 40),
                         antialias=False)
     return dark
