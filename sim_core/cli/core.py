@@ -1,10 +1,12 @@
-"""Subcommands of issue 2: ``list``, ``noc`` and ``transfer``."""
+"""Subcommands ``list``, ``noc``, ``validate`` and ``transfer``."""
 from __future__ import annotations
+
+import argparse
 
 import numpy as np
 
 from sim_core.cli.main import count, positive_float
-from sim_core.engine.core import Engine
+from sim_core.engine.core import Engine, run_in_steps
 from sim_core.errors import SpecError
 from sim_core.spec.loader import load_architecture, preset_ids
 from sim_core.workloads.noc import run_noc
@@ -42,9 +44,25 @@ def register(sub) -> None:
     p.add_argument("--src", type=count(0, 10**9), default=0, help="source device (chip) number")
     p.add_argument("--dst", type=count(0, 10**9), default=1, help="destination device (chip) number")
     p.add_argument("--bytes", type=positive_float, default=1e9)
-    p.add_argument("--chunk-bytes", type=positive_float, default=float(1 << 20))
+    add_engine_args(p, default_chunk=1 << 20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transfer)
+
+
+def chunk_bytes_arg(text: str) -> int:
+    """argparse type: a whole number of bytes >= 1 (accepts 1e6 notation)."""
+    v = positive_float(text)
+    if v != int(v) or v > 1 << 40:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number of bytes, 1 to 2^40")
+    return int(v)
+
+
+def add_engine_args(p, default_chunk: int | None = None) -> None:
+    """``--dt`` (the engine step) and ``--chunk-bytes`` (the engine's chunk size)."""
+    p.add_argument("--dt", type=positive_float, default=None, metavar="SECONDS",
+                   help="engine step; results are the same for every step (default: event to event)")
+    p.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=default_chunk, metavar="N",
+                   help="chunk size in bytes (a resolution knob)" + (f" (default {default_chunk})" if default_chunk else ""))
 
 
 def _register_validate(sub) -> None:
@@ -171,7 +189,10 @@ def cmd_transfer(args):
     a, b = fab.device_node(args.src), fab.device_node(args.dst)
     path = eng.router.path(a, b)
     mid = eng.send(a, b, args.bytes)
-    t = eng.run_until_idle(dt_s=1e-3)
+    if args.dt:
+        run_in_steps(eng, args.dt)
+    else:
+        eng.run_until_idle()
     rel, fin = eng.message_times([mid])
     time_s = float(fin[0] - rel[0]) if args.src != args.dst else 0.0
     kinds = [LINK_KINDS[fab.link_kind[l]] for l in path]
@@ -189,4 +210,5 @@ def cmd_transfer(args):
         "bottleneck_link": fab.link_label(path[slowest]) if path else None,
         "bottleneck_bandwidth_GBps": float(bw[slowest] / 1e9) if path else None,
         "chunk_bytes": int(eng.message_chunk_bytes(int(args.bytes))),
+        "engine_policy": eng.policy, "dt_s": args.dt,
     }

@@ -41,20 +41,39 @@ class Metrics:
         self.n = 0
 
     def record(self, eng, dt_s: float) -> None:
+        """One step from every link's busy time (O(links): the rounds policy's recording)."""
+        util = np.clip(eng.busy_step / dt_s, 0.0, 1.0)
+        mean = np.bincount(self.kind, weights=util, minlength=self.K) / np.maximum(self.kind_count, 1)
+        mx = np.zeros(self.K)
+        np.maximum.at(mx, self.kind, util)
+        queued = int(((eng.c_nxt >= 0) & (eng.c_ready <= eng.now_s)).sum())
+        self._write(eng, dt_s, mean, mx, queued, eng.bytes_in_flight)
+
+    def record_kinds(self, eng, dt_s: float, links: np.ndarray, busy_s: np.ndarray) -> None:
+        """One step from the links that were busy in it only (O(those links + link kinds)).
+
+        ``links`` (n,) int64 and ``busy_s`` (n,) float64: every link with nonzero busy time
+        in the step and its busy seconds; all other links were idle (utilization 0).
+        """
+        util = np.clip(busy_s / dt_s, 0.0, 1.0)
+        kind = self.kind[links]
+        mean = np.bincount(kind, weights=util, minlength=self.K) / np.maximum(self.kind_count, 1)
+        mx = np.zeros(self.K)
+        np.maximum.at(mx, kind, util)
+        self._write(eng, dt_s, mean, mx, eng.queued_chunks(), eng.bytes_injected - eng.bytes_delivered)
+
+    def _write(self, eng, dt_s, util_mean, util_max, queued, in_flight) -> None:
         i = self.n % self.cap
         d = self.data
         d["time_s"][i] = eng.now_s
         d["dt_s"][i] = dt_s
-        d["bytes_in_flight"][i] = eng.bytes_in_flight
+        d["bytes_in_flight"][i] = in_flight
         d["bytes_delivered"][i] = eng.bytes_delivered
         d["chunks_delivered"][i] = eng.chunks_delivered_step
         d["messages_done"][i] = eng.messages_done
-        d["queued_chunks"][i] = int(((eng.c_nxt >= 0) & (eng.c_ready <= eng.now_s)).sum())
-        util = np.clip(eng.busy_step / dt_s, 0.0, 1.0)
-        self.util_mean[i] = np.bincount(self.kind, weights=util, minlength=self.K) / np.maximum(self.kind_count, 1)
-        mx = np.zeros(self.K)
-        np.maximum.at(mx, self.kind, util)
-        self.util_max[i] = mx
+        d["queued_chunks"][i] = queued
+        self.util_mean[i] = util_mean
+        self.util_max[i] = util_max
         self.n += 1
 
     def __len__(self) -> int:

@@ -4,9 +4,9 @@
   way round (ties go the positive way).
 * Leaving a chip: straight down the tile's column to the bottom row, then into the hub.
   Entering a chip: hub to the bottom-row tile of the destination's column, then up.
-* Off-chip (hubs, NICs, switches, hosts): a next-hop table per destination, filled on
-  first use. On the TPU torus it is dimension-order with the shorter way round; elsewhere
-  it is a shortest path in hops where equal-cost choices are spread deterministically by
+* Off-chip (hubs, NICs, switches, hosts): on a chip torus (TPU) dimension order with the
+  shorter way round, computed from chip coordinates (no table). Elsewhere a next-hop table
+  per destination, filled on first use: a shortest path in hops where equal-cost choices are spread deterministically by
   destination (a hash of ``d`` mod k, as fat trees route), so flows to different GPUs use different
   spines while one flow never reorders.
 """
@@ -40,12 +40,14 @@ class Router:
             n = fabric.n_chips
             self._hub_coords = np.stack(np.unravel_index(np.arange(n), dims[::-1])[::-1], axis=1)
             self._dims = np.array(dims[:len(fabric.torus_dims)])
+        # A pure torus (every off-chip node a chip hub) routes arithmetically: no table at all.
+        self._pure_torus = self._hub_coords is not None and bool((fabric.node_kind[self.off_nodes] == HUB).all())
 
     # ---------------------------------------------------------------- off-chip tables
     def ensure(self, dst_nodes: np.ndarray) -> None:
         """Make sure next-hop columns exist for these final destinations (any node ids)."""
         dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
-        if dst_nodes.size == 0:
+        if dst_nodes.size == 0 or self._pure_torus:
             return
         is_tile = dst_nodes < self.T
         off = np.where(is_tile, self.f.chip_hub[np.minimum(dst_nodes // max(self.per, 1), self.f.n_chips - 1)], dst_nodes)
@@ -136,6 +138,31 @@ class Router:
             col[rest] = self._bfs_column(dst)[rest]
         return col
 
+    def compiled_tables(self) -> tuple:
+        """The arrays ``sim_core.engine.routes.next_link`` reads (int64 unless noted):
+        dims (T, tiles per chip, C, R, on-chip torus), tile_link (T, 4), tile_to_hub and
+        hub_to_tile (CH, C), chip_hub (CH,), off_index and col_of (N,), table (n_off, k)
+        int32, torus chip coordinates (CH, 3), torus dims (ndim,), hub_torus_link
+        (CH, ndim, 2), node_chip (N,), use_torus (N,) bool (hubs routed arithmetically)."""
+        key = self.table.shape
+        if getattr(self, "_compiled_key", None) != key:
+            f = self.f
+            i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+            N, CH = f.n_nodes, f.n_chips
+            dims = i64([self.T, max(self.per, 1), max(f.tile_cols, 1), max(f.tile_rows, 1), int(f.on_chip_torus)])
+            if self._hub_coords is not None:
+                coords, tdims, htl = i64(self._hub_coords), i64(self._dims), i64(f.hub_torus_link)
+                use = np.zeros(N, dtype=bool)
+                use[f.chip_hub] = True  # hub to hub: dimension order, computed (the Router's torus rule)
+            else:
+                coords, tdims, htl = np.zeros((CH, 3), np.int64), np.zeros(0, np.int64), np.zeros((CH, 1, 2), np.int64)
+                use = np.zeros(N, dtype=bool)
+            self._compiled = (dims, i64(f.tile_link), i64(f.tile_to_hub), i64(f.hub_to_tile), i64(f.chip_hub),
+                              i64(self.off_index), i64(self.col_of), np.ascontiguousarray(self.table, dtype=np.int32),
+                              coords, tdims, htl, i64(f.node_chip), use)
+            self._compiled_key = key
+        return self._compiled
+
     # ---------------------------------------------------------------- the hot path
     def next_link(self, cur: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Link to take from ``cur`` towards ``dst`` (both (K,) node ids); -1 where cur == dst.
@@ -176,9 +203,22 @@ class Router:
             enter = home & dt
             out[k[enter]] = f.hub_to_tile[dchip[enter], d[enter] % C]
             go = ~home
-            if go.any():
+            if go.any() and self._pure_torus:
+                out[k[go]] = self._torus_next(u[go], d_off[go])
+            elif go.any():
                 out[k[go]] = self.table[self.off_index[u[go]], self.col_of[d_off[go]]]
         return out
+
+    def _torus_next(self, u: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Dimension order between hubs ``u`` and ``d`` ((K,) node ids, u != d), shorter way round."""
+        f = self.f
+        a, b = f.node_chip[u], f.node_chip[d]
+        nd = len(self._dims)
+        delta = (self._hub_coords[b, :nd] - self._hub_coords[a, :nd]) % self._dims[None, :]
+        dim = (delta != 0).argmax(axis=1)
+        dd = delta[np.arange(u.size), dim]
+        size = self._dims[dim]
+        return f.hub_torus_link[a, dim, np.where(dd <= size - dd, 0, 1)].astype(np.int64)
 
     def _mesh_only(self, cur, dst, out):
         """Fast path for one chip with tile-to-tile traffic only (the NoC laboratory)."""

@@ -15,7 +15,7 @@ MAX_CHUNKS_PER_MESSAGE = 4096
 
 
 def collective_engine(fabric, nbytes: float, p: int, *, chunks_per_message: int | None = None, seed: int = 0,
-                      algo: str = "ring", protocol: str = NO_PROTOCOL):
+                      algo: str = "ring", protocol: str = NO_PROTOCOL, chunk_bytes: int | None = None):
     """An engine for one collective.
 
     With an NCCL ``protocol``, chunks are what the protocol forwards at once
@@ -23,6 +23,8 @@ def collective_engine(fabric, nbytes: float, p: int, *, chunks_per_message: int 
     messages are cut into at most that many chunks (default 16), of 64 KiB at least.
     """
     from sim_core.engine.core import Engine
+    if chunk_bytes is not None:  # the caller's resolution
+        return Engine(fabric, chunk_bytes=int(chunk_bytes), seed=seed)
     if protocol != NO_PROTOCOL and chunks_per_message is None:
         return Engine(fabric, chunk_bytes=forwarding_bytes(algo, protocol), max_chunks_per_message=MAX_CHUNKS_PER_MESSAGE,
                       seed=seed)
@@ -33,7 +35,8 @@ def collective_engine(fabric, nbytes: float, p: int, *, chunks_per_message: int 
 
 
 def run_collective(fabric, op: str, algo: str, ranks, nbytes: float, *, protocol: str = "auto",
-                   chunks_per_message: int | None = None, gamma_s_per_byte: float | None = None) -> dict:
+                   chunks_per_message: int | None = None, gamma_s_per_byte: float | None = None,
+                   chunk_bytes: int | None = None, dt_s: float | None = None) -> dict:
     """Simulate one collective alone on ``fabric`` and report NCCL's figures.
 
     Returns a dict: ``time_s``, ``algbw_GBps`` (bytes / time), ``busbw_GBps`` (algbw x
@@ -45,10 +48,14 @@ def run_collective(fabric, op: str, algo: str, ranks, nbytes: float, *, protocol
     ranks = [int(r) for r in ranks]
     choice = choose_for(fabric, op, nbytes, ranks, algo, protocol)
     eng = collective_engine(fabric, nbytes, len(ranks), chunks_per_message=chunks_per_message,
-                            algo=choice.algo, protocol=choice.protocol)
+                            algo=choice.algo, protocol=choice.protocol, chunk_bytes=chunk_bytes)
     h = schedule_collective(eng, op, choice.algo, ranks, nbytes, protocol=choice.protocol,
                             gamma_s_per_byte=gamma_s_per_byte)
-    eng.run_until_idle(dt_s=1.0)
+    if dt_s:  # in steps of dt_s (the same result: the step-size guarantee)
+        from sim_core.engine.core import run_in_steps
+        run_in_steps(eng, dt_s)
+    else:
+        eng.run_until_idle(dt_s=1.0)
     t = h.time_s(eng) or 0.0
     p = len(ranks)
     busy = eng.link_busy_total_s

@@ -1,0 +1,330 @@
+"""The compiled event loop: every event in (time, kind, id) order, no Python per event.
+
+Events
+------
+* message events (a binary heap keyed ``(t, 2 * id + kind)``): a message or compute task
+  is released (kind 1: its chunks join the injection queue of its first link) or a
+  compute task ends (kind 0);
+* fabric events (an indexed heap over ``2L`` entries, keyed ``(t, entry)``): entry
+  ``b < L`` is the delivery of the head chunk of receive buffer ``b`` at its destination,
+  entry ``L + l`` is the next start on link ``l`` (the candidate chosen by arbitration).
+
+At equal times message events come first, then deliveries, then starts, each by id. The
+order is a function of the events alone, never of where a caller's step ends, so the
+result is bit-identical for every step size. A link's next start is recomputed whenever
+something it depends on changes (a new head in a buffer feeding it, its own last start,
+a slot freed in its receive buffer), so a start is committed with the state at its time.
+
+All state lives in NumPy arrays owned by ``sim_core.engine.core.Engine`` and passed in as
+tuples (see ``Engine._kernel_args``); compiled once and cached on disk (``cache=True``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim_core.engine.heaps import borrow, ih_remove, ih_set, mh_pop, mh_push, mh_push_many  # noqa: F401 (re-export)
+
+from sim_core.engine.routes import next_link
+
+INF = np.inf
+FREE, WAITING, SCHEDULED, ACTIVE, DONE = 0, 1, 2, 3, 4
+KIND_COMPUTE = 1
+# integer scalars (Engine.si)
+IH_N, MH_N, C_NFREE, N_DONE, N_STARTED, N_REFUSED, B_INJ, B_DEL, C_MADE, C_DEL, M_DONE, M_REF, B_REF, \
+    N_TOUCH, C_LIVE, EVENTS, C_DEL_STEP, N_SI = range(18)
+# status of a call
+ST_TIME, ST_BUDGET, ST_CHUNKS, ST_OUT = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def recompute_link(l, T, D, B, C, H, si, now):
+    """Choose link ``l``'s next start (earliest; ties round-robin over buffers) and (re)schedule it."""
+    link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
+    link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
+    b_first, b_last, b_head, b_tail, b_since = B
+    c_nxt, c_ready = C[4], C[6]
+    L = link_src.shape[0]
+    NB = 2 * L + 1
+    occ = b_tail[l] - b_head[l]
+    nxt = slot_next[l]
+    st1 = slot_free[nxt]
+    st2 = slot_free[slot_base[l] + (nxt - slot_base[l] + 1) % slots[l]]
+    base_s = max(link_free[l], st1)
+    best_s = INF
+    best_b = -1
+    best_tb = NB
+    u = link_src[l]
+    n_in = in_ptr[u + 1] - in_ptr[u]
+    for j in range(n_in + 1):
+        b = L + l if j == n_in else in_link[in_ptr[u] + j]
+        h = b_first[b]
+        if h < 0 or c_nxt[h] != l:
+            continue
+        bubble = 0
+        if ring[l] >= 0 and (b >= L or ring[b] != ring[l]):
+            bubble = 1
+        if occ + 1 + bubble > slots[l]:
+            continue
+        s = max(max(c_ready[h], b_since[b]), base_s)
+        if bubble:
+            s = max(s, st2)
+        tb = (b - rr_last[l] - 1) % NB
+        if s < best_s or (s == best_s and tb < best_tb):
+            best_s, best_b, best_tb = s, b, tb
+    if best_b < 0:
+        ih_remove(H, si, L + l)
+    else:
+        pick[l] = best_b
+        ih_set(H, si, L + l, max(best_s, now))
+
+
+@njit(cache=True)
+def head_changed(b, T, D, B, C, H, si, now):
+    """Buffer ``b`` has a new head (or none): schedule its delivery or its next link's start."""
+    L = T[0].shape[0]
+    h = B[0][b]
+    if h < 0:
+        if b < L:
+            ih_remove(H, si, b)
+        return
+    nl = C[4][h]
+    if nl < 0:
+        ih_set(H, si, b, max(max(C[6][h], B[4][b]), now))
+    else:
+        if b < L:
+            ih_remove(H, si, b)
+        recompute_link(nl, T, D, B, C, H, si, now)
+
+
+@njit(cache=True, inline="always")
+def _pop_head(B, C, b):
+    b_first, b_last, b_head = B[0], B[1], B[2]
+    c = b_first[b]
+    nx = C[9][c]
+    b_first[b] = nx
+    if nx < 0:
+        b_last[b] = -1
+    b_head[b] += 1
+    return c
+
+
+@njit(cache=True, inline="always")
+def _push_tail(B, C, b, c):
+    b_first, b_last, b_tail = B[0], B[1], B[3]
+    C[9][c] = -1
+    C[3][c] = b_tail[b]
+    b_tail[b] += 1
+    if b_last[b] < 0:
+        b_first[b] = c
+    else:
+        C[9][b_last[b]] = c
+    b_last[b] = c
+
+
+@njit(cache=True)
+def commit(l, s, T, D, B, C, H, R, si, t_step0):
+    """The head of ``pick[l]`` starts on link ``l`` at ``s``."""
+    link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
+    link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
+    c_msg, c_dst, c_buf, c_seq, c_nxt, c_start, c_ready, c_size, c_slot, c_after = C
+    L = link_src.shape[0]
+    b = pick[l]
+    c = _pop_head(B, C, b)
+    size = c_size[c]
+    ser = size / bw[l]
+    if b < L:  # one read port at the incoming link's rate; the slot frees once the chunk left
+        B[4][b] = s + size / bw[b]
+        slot_free[c_slot[c]] = s + ser
+    else:
+        B[4][b] = s
+    slot = slot_next[l]
+    slot_free[slot] = INF
+    c_slot[c] = slot
+    slot_next[l] = slot_base[l] if slot + 1 - slot_base[l] == slots[l] else slot + 1
+    end = s + ser
+    c_buf[c] = l
+    c_start[c] = s
+    c_ready[c] = end + lat[l]
+    c_nxt[c] = next_link(R, link_dst[l], c_dst[c])
+    _push_tail(B, C, l, c)
+    if not tflag[l]:  # busy seconds up to the start of this step, for per-step utilization
+        tflag[l] = True
+        tbase[l] = busy[l] - max(0.0, link_free[l] - t_step0)
+        touched[si[N_TOUCH]] = l
+        si[N_TOUCH] += 1
+    busy[l] += ser
+    lbytes[l] += size
+    link_free[l] = end
+    rr_last[l] = b
+    recompute_link(l, T, D, B, C, H, si, s)
+    if b < L:
+        recompute_link(b, T, D, B, C, H, si, s)
+    head_changed(b, T, D, B, C, H, si, s)
+    if B[0][l] == c:
+        head_changed(l, T, D, B, C, H, si, s)
+
+
+@njit(cache=True)
+def complete(m, t, Mg, M, O, si):
+    """Message (or compute task) ``m`` finished at ``t``: record it, release its dependents."""
+    (m_src, m_dst, m_size, m_kind, m_state, m_retain, m_deps, m_left, m_delay, m_duration,
+     m_ready, m_release, m_finish, dep_ptr, dep_to) = Mg
+    m_state[m] = DONE
+    m_finish[m] = t
+    si[M_DONE] += 1
+    O[0][si[N_DONE]] = m
+    si[N_DONE] += 1
+    if m + 1 < dep_ptr.shape[0]:
+        for k in range(dep_ptr[m], dep_ptr[m + 1]):
+            d = dep_to[k]
+            if t > m_ready[d]:
+                m_ready[d] = t
+            m_deps[d] -= 1
+            if m_deps[d] == 0 and m_state[d] == WAITING:
+                m_state[d] = SCHEDULED
+                m_release[d] = m_ready[d] + m_delay[d]
+                mh_push(M, si, m_release[d], 2 * d + 1)
+
+
+@njit(cache=True)
+def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
+    c = _pop_head(B, C, b)
+    size = C[7][c]
+    D[2][C[8][c]] = t
+    B[4][b] = t + size / T[2][b]
+    si[B_DEL] += size
+    si[C_DEL] += 1
+    si[C_DEL_STEP] += 1
+    si[C_LIVE] -= 1
+    m = C[0][c]
+    fin = Mg[12]
+    if np.isnan(fin[m]) or t > fin[m]:
+        fin[m] = t
+    Mg[7][m] -= 1
+    C[4][c] = -2
+    C[2][c] = -1
+    O[3][si[C_NFREE]] = c
+    si[C_NFREE] += 1
+    if Mg[7][m] == 0:
+        complete(m, fin[m], Mg, M, O, si)
+    recompute_link(b, T, D, B, C, H, si, t)
+    head_changed(b, T, D, B, C, H, si, t)
+
+
+@njit(cache=True, inline="always")
+def message_chunks(size, chunk_bytes, max_chunks):
+    cb = max(chunk_bytes, -(-size // max_chunks))
+    return cb, -(-size // cb)
+
+
+@njit(cache=True)
+def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
+    """Message ``m`` is released at ``t``: compute starts, local work completes, chunks queue."""
+    (m_src, m_dst, m_size, m_kind, m_state, m_retain, m_deps, m_left, m_delay, m_duration,
+     m_ready, m_release, m_finish, dep_ptr, dep_to) = Mg
+    chunk_bytes, max_chunks, queue_limit = cfg
+    L = T[0].shape[0]
+    m_state[m] = ACTIVE
+    if m_kind[m] == KIND_COMPUTE:
+        O[1][si[N_STARTED]] = m
+        si[N_STARTED] += 1
+        mh_push(M, si, t + m_duration[m], 2 * m)
+        return
+    size = m_size[m]
+    if size == 0 or m_src[m] == m_dst[m]:
+        si[B_INJ] += size
+        si[B_DEL] += size
+        complete(m, t, Mg, M, O, si)
+        return
+    first = next_link(R, m_src[m], m_dst[m])
+    q = L + first
+    if queue_limit >= 0 and not m_retain[m] and B[3][q] - B[2][q] >= queue_limit:
+        si[M_REF] += 1
+        si[B_REF] += size
+        m_state[m] = FREE
+        O[2][si[N_REFUSED]] = m
+        si[N_REFUSED] += 1
+        return
+    cb, n = message_chunks(size, chunk_bytes, max_chunks)
+    m_left[m] = n
+    si[B_INJ] += size
+    si[C_MADE] += n
+    si[C_LIVE] += n
+    was_empty = B[0][q] < 0
+    for k in range(n):
+        si[C_NFREE] -= 1
+        c = O[3][si[C_NFREE]]
+        C[0][c] = m
+        C[1][c] = m_dst[m]
+        C[2][c] = q
+        C[4][c] = first
+        C[5][c] = t
+        C[6][c] = t
+        C[7][c] = size - (n - 1) * cb if k == n - 1 else cb
+        C[8][c] = -1
+        _push_tail(B, C, q, c)
+    if was_empty:
+        recompute_link(first, T, D, B, C, H, si, t)
+
+
+@njit(cache=True)
+def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
+    """Process events with t < ``t_end``, at most ``max_events``. Returns (status, need).
+
+    ``sf[0]`` is the time of the last processed event; ``sf[1]`` the start of the caller's
+    step (for per-step busy time). ``need``: chunks wanted when the status is ST_CHUNKS.
+    """
+    T, D, B, C, H, R, Mg, M, O = borrow(T), borrow(D), borrow(B), borrow(C), borrow(H), borrow(R), \
+        borrow(Mg), borrow(M), borrow(O)
+    ih_t, ih_heap = H[2], H[0]
+    mh_t, mh_k = M
+    L = T[0].shape[0]
+    out_cap = O[0].shape[0]
+    done = 0
+    while True:
+        tm = mh_t[0] if si[MH_N] > 0 else INF
+        ti = ih_t[ih_heap[0]] if si[IH_N] > 0 else INF
+        t = min(tm, ti)
+        if not t < t_end:
+            return ST_TIME, 0
+        if done >= max_events:
+            return ST_BUDGET, 0
+        if si[N_DONE] >= out_cap or si[N_STARTED] >= out_cap or si[N_REFUSED] >= out_cap:
+            return ST_OUT, 0
+        sf[0] = t
+        if tm <= ti:
+            key = mh_k[0]
+            m = key >> 1
+            if key & 1:
+                if Mg[4][m] != SCHEDULED:
+                    mh_pop(M, si)
+                    continue
+                if Mg[3][m] != KIND_COMPUTE and Mg[2][m] > 0:
+                    cb, n = message_chunks(Mg[2][m], cfg[0], cfg[1])
+                    if n > si[C_NFREE]:
+                        return ST_CHUNKS, n
+                mh_pop(M, si)
+                release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg)
+            else:
+                mh_pop(M, si)
+                complete(m, t, Mg, M, O, si)
+        else:
+            e = ih_heap[0]
+            ih_remove(H, si, e)
+            if e < L:
+                deliver(e, t, T, D, B, C, H, Mg, M, O, si)
+            else:
+                commit(e - L, t, T, D, B, C, H, R, si, sf[1])
+        done += 1
+        si[EVENTS] += 1
+
+
+@njit(cache=True)
+def waiting_chunks(c_nxt, c_ready, now):
+    """Chunks that have arrived somewhere and wait for their next link."""
+    n = 0
+    for i in range(c_nxt.shape[0]):
+        if c_nxt[i] >= 0 and c_ready[i] <= now:
+            n += 1
+    return n

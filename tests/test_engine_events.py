@@ -1,0 +1,203 @@
+"""The event policy: one answer for every step size, bounded work per call, the rounds policy agrees."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim_core import Engine, build_fabric, build_mesh_fabric, load_architecture
+from sim_core.engine.core import auto_policy
+from sim_core.spec.schema import LINK_KINDS
+
+
+def _line(n=3):
+    return build_mesh_fabric(1, cols=n, bandwidth_Bps=1e9, latency_s=0.0)
+
+
+def _three_messages(eng):
+    z = eng.send(1, 2, 500, at_s=0.0)
+    x = eng.send(0, 2, 1000, at_s=0.9e-6)
+    y = eng.send(0, 2, 1000, after=[z])
+    return [z, x, y]
+
+
+@pytest.mark.parametrize("dt", [1e-6, 1e-7, 3.3e-8, 2.5e-6])
+def test_a_dependency_released_message_is_not_overtaken_by_a_later_release(dt):
+    eng = Engine(_line(), chunk_bytes=100, policy="events")
+    ids = _three_messages(eng)
+    eng.run_until(5e-6, dt)
+    rel, fin = eng.message_times(ids)
+    # z ends at 0.5 us and releases y, which queues at node 0 before x (0.9 us) arrives:
+    # y's 10 chunks cross two 1 GB/s hops pipelined, S/B + c/B after its release.
+    assert rel[2] == 0.5e-6
+    assert fin[2] == pytest.approx(0.5e-6 + 1000 / 1e9 + 100 / 1e9, rel=1e-12)
+    assert fin[1] == pytest.approx(fin[2] + 1000 / 1e9, rel=1e-12)
+
+
+@st.composite
+def workloads(draw):
+    kind = draw(st.sampled_from(["line", "torus", "dgx"]))
+    if kind == "line":
+        fab = build_mesh_fabric(1, cols=draw(st.integers(2, 5)), bandwidth_Bps=1e9, latency_s=draw(st.sampled_from([0.0, 1e-7])))
+        nodes = list(range(fab.n_tiles))
+    elif kind == "torus":
+        fab = build_mesh_fabric(3, torus=True, bandwidth_Bps=2e9, latency_s=1e-8)
+        nodes = list(range(fab.n_tiles))
+    else:
+        fab = build_fabric(load_architecture("dgx-a100"), nodes=2, tiles=(1, 2))
+        nodes = list(range(fab.n_tiles)) + [int(h) for h in fab.chip_hub]
+    n = draw(st.integers(1, 12))
+    msgs = [(draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes)), draw(st.integers(0, 20_000)),
+             draw(st.floats(0, 5e-6)), draw(st.booleans())) for _ in range(n)]
+    computes = [(draw(st.sampled_from(nodes)), draw(st.floats(0, 3e-6))) for _ in range(draw(st.integers(0, 3)))]
+    total = n + len(computes)
+    edges = [(a, b) for a, b in draw(st.lists(st.tuples(st.integers(0, total - 1), st.integers(0, total - 1)), max_size=8))
+             if a < b]
+    steps = draw(st.lists(st.sampled_from([1e-9, 7e-8, 3e-7, 1e-6, 4e-6]), min_size=1, max_size=4))
+    return fab, msgs, computes, edges, steps, draw(st.sampled_from([100, 1000, 4096]))
+
+
+def _play(fab, msgs, computes, edges, chunk, steps=None):
+    eng = Engine(fab, chunk_bytes=chunk, policy="events")
+    ids = []
+    for src, dst, size, at, use_at in msgs:
+        ids.append(int(eng.add_messages([src], [dst], [size], at_s=at if use_at else None, delay_s=1e-7)[0]))
+    for node, dur in computes:
+        ids.append(int(eng.add_compute([node], [dur])[0]))
+    if edges:
+        eng.add_dependencies([ids[a] for a, _ in edges], [ids[b] for _, b in edges])
+    if steps is None:
+        eng.run_until_idle()
+    else:
+        i = 0
+        while not eng.idle():
+            eng.step(steps[i % len(steps)])
+            i += 1
+    return eng.message_times(ids)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workloads())
+def test_every_step_size_gives_bit_identical_message_times(w):
+    fab, msgs, computes, edges, steps, chunk = w
+    rel0, fin0 = _play(fab, msgs, computes, edges, chunk)
+    rel1, fin1 = _play(fab, msgs, computes, edges, chunk, steps)
+    rel2, fin2 = _play(fab, msgs, computes, edges, chunk, steps[::-1] + [2.5e-7])
+    assert np.array_equal(rel0, rel1) and np.array_equal(fin0, fin1)
+    assert np.array_equal(rel0, rel2) and np.array_equal(fin0, fin2)
+    assert np.isfinite(fin0).all()
+
+
+def _cluster_engine(policy="events"):
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=2, tiles=(2, 4))
+    eng = Engine(fab, chunk_bytes=1 << 16, policy=policy)
+    ids = [eng.send(fab.device_node(i), fab.device_node((i + 5) % 16), 4e6, at_s=i * 1e-6) for i in range(16)]
+    return eng, ids
+
+
+def test_advance_does_at_most_its_budget_and_ends_where_one_call_would():
+    eng, ids = _cluster_engine()
+    reached, calls = 0.0, 0
+    while not eng.idle():
+        before = eng.events_total
+        reached = eng.advance(1.0, max_events=500)
+        assert eng.events_total - before <= 500
+        assert reached == eng.now_s <= 1.0
+        calls += 1
+    ref, ref_ids = _cluster_engine()
+    ref.run_until_idle()
+    assert calls > 10
+    assert np.array_equal(eng.message_times(ids)[1], ref.message_times(ref_ids)[1])
+
+
+def test_advance_refuses_the_past_and_an_empty_budget():
+    eng, _ = _cluster_engine()
+    eng.advance(1e-6)
+    for until, budget in ((0.0, None), (np.inf, None), (np.nan, None), (1.0, 0)):
+        with pytest.raises(ValueError):
+            eng.advance(until, max_events=budget)
+
+
+def test_same_inputs_same_result_bit_for_bit():
+    a, ia = _cluster_engine()
+    b, ib = _cluster_engine()
+    a.run_until(3e-4, 1e-5)
+    b.run_until(3e-4, 7e-6)
+    assert np.array_equal(a.message_times(ia)[1], b.message_times(ib)[1])
+    assert np.array_equal(a.link_busy_total_s, b.link_busy_total_s)
+
+
+def test_kind_metrics_equal_the_per_link_figures():
+    eng, _ = _cluster_engine()
+    for _ in range(30):
+        eng.step(2e-5)
+        util = eng.link_utilization()
+        kind = eng.f.link_kind
+        mean = eng.metrics.series("util_mean")[-1]
+        mx = eng.metrics.series("util_max")[-1]
+        for k in range(len(LINK_KINDS)):
+            sel = kind == k
+            if sel.any():
+                assert mean[k] == pytest.approx(util[sel].mean(), abs=1e-12)
+                assert mx[k] == pytest.approx(util[sel].max(), abs=1e-12)
+    busy = eng.link_busy_total_s
+    assert busy.max() > 0 and np.all(busy <= eng.now_s * (1 + 1e-12))
+
+
+def test_a_dependency_cycle_is_one_line_error_not_a_hang():
+    eng = Engine(_line(), chunk_bytes=100, policy="events")
+    a = eng.send(0, 2, 1000)
+    b = eng.send(2, 0, 1000, after=[a])
+    eng.add_dependencies([b], [a])
+    with pytest.raises(RuntimeError, match="dependencies that never complete"):
+        eng.run_until_idle()
+
+
+def test_snapshot_restore_replays_the_event_core_identically():
+    eng, ids = _cluster_engine()
+    eng.run_until(5e-5, 1e-5)
+    snap = eng.snapshot()
+    eng.run_until_idle()
+    first = eng.message_times(ids)[1]
+    eng.restore(snap)
+    assert eng.now_s == 5e-5
+    eng.run_until_idle()
+    assert np.array_equal(eng.message_times(ids)[1], first)
+
+
+def test_the_policy_is_chosen_by_fabric_and_by_name():
+    mesh = build_mesh_fabric(4)
+    assert auto_policy(mesh) == "rounds" and Engine(mesh).policy == "rounds"
+    assert Engine(mesh, policy="events").policy == "events"
+    assert Engine(build_fabric(load_architecture("dgx-a100"), nodes=1, tiles=(1, 2))).policy == "events"
+    with pytest.raises(ValueError):
+        Engine(mesh, policy="fast")
+
+
+@st.composite
+def mesh_cases(draw):
+    k = draw(st.integers(2, 4))
+    fab = build_mesh_fabric(k, torus=draw(st.booleans()), bandwidth_Bps=1e9, latency_s=draw(st.sampled_from([0.0, 1e-9])))
+    n = draw(st.integers(1, 10))
+    nodes = st.integers(0, k * k - 1)
+    msgs = [(draw(nodes), draw(nodes), draw(st.integers(1, 5000)), draw(st.sampled_from([0.0, 1e-7, 3e-7, 1e-6])))
+            for _ in range(n)]
+    return fab, msgs, draw(st.sampled_from([100, 512]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mesh_cases())
+def test_rounds_and_events_agree_on_small_meshes(case):
+    """The two policies follow the same rules in the same order: message finishes are
+    bit-identical. Busy totals are sums taken in a different order (per step in rounds, per
+    start in events), so they agree to rounding."""
+    fab, msgs, chunk = case
+    out = {}
+    for policy in ("rounds", "events"):
+        eng = Engine(fab, chunk_bytes=chunk, policy=policy)
+        ids = [eng.send(s, d, b, at_s=t) for s, d, b, t in msgs]
+        eng.run_until_idle(dt_s=1e-6)
+        out[policy] = (eng.message_times(ids)[1], eng.link_busy_total_s.copy(), eng.bytes_delivered)
+    (fa, ba, da), (fb, bb, db) = out["rounds"], out["events"]
+    assert da == db
+    assert np.allclose(ba, bb, rtol=1e-9, atol=1e-15)
+    assert np.array_equal(fa, fb)
