@@ -24,3 +24,13 @@ __all__ = [
     "Engine", "SpecError", "Fabric", "NODE_KINDS", "DIRS", "LINK_KINDS", "LINK_KIND_NAMES", "ArchitectureSpec", "Router",
     "load_architecture", "preset_ids", "architecture_to_toml", "build_fabric", "build_mesh_fabric",
 ]
+
+
+def __getattr__(name):
+    """``sim_core.sweep(grid)`` and ``sim_core.plan(...)``, loaded on first use (they bring Dask and pandas)."""
+    if name in ("sweep", "plan"):
+        import importlib
+
+        module = importlib.import_module("sim_core.sweep")
+        return module if name == "sweep" else module.plan
+    raise AttributeError(f"module 'sim_core' has no attribute {name!r}")

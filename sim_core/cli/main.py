@@ -14,7 +14,7 @@ import sys
 from sim_core.errors import SpecError
 from sim_core.version import __version__
 
-SUBCOMMANDS = ("sim_core.cli.core", "sim_core.cli.training")
+SUBCOMMANDS = ("sim_core.cli.core", "sim_core.cli.training", "sim_core.cli.sweep")
 
 
 class _Parser(argparse.ArgumentParser):
