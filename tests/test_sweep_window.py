@@ -110,3 +110,15 @@ def test_open_bad_results_is_a_message_not_a_crash(qtbot, tmp_path, monkeypatch)
     bad.write_text("a,b\n1,2\n")
     assert sweep_window.open_sweep_results(None, bad, on_pick=None) is None
     assert len(shown) == 1 and "has no `point` column" in shown[0]
+
+
+def test_a_clicked_point_becomes_a_scenario_the_main_view_builds():
+    from app.model.scenario import SCENARIOS, build_simulation
+    from app.model.sweep_table import scenario_for_point
+    base = SCENARIOS["default"]
+    sim = build_simulation(scenario_for_point({"command": "collective", "arch": "dgx-h100", "nodes": 2,
+                                               "op": "allreduce", "bytes": 8e6}, base))
+    assert sim.spec.id == "dgx-h100" and sim.fabric.n_chips == 16 and sim.scenario.workload == "collective"
+    sim = build_simulation(scenario_for_point({"command": "train", "arch": "dgx-a100", "nodes": 1,
+                                               "model": "bert-large"}, base))
+    assert sim.scenario.workload == "training" and sim.workload.model.id == "bert-large"

@@ -137,3 +137,29 @@ def _number(v):
     if isinstance(v, (int, float)) and math.isfinite(v):
         return float(v)
     return None
+
+
+def scenario_for_point(point: dict, base):
+    """The ``Scenario`` that shows a sweep point in the main view: its architecture and size,
+    and its command as a workload (``collective`` and ``transfer`` as such, ``train`` as a
+    training iteration of its model, ``noc`` as on-chip traffic). ``base`` (the running
+    scenario) supplies everything the point does not say."""
+    arch = str(point.get("arch", base.architecture))
+    dims = point.get("dims")
+    if isinstance(dims, str):
+        dims = tuple(int(d) for d in dims.lower().split("x"))
+    size = point.get("nodes", point.get("wafers"))
+    changes = dict(architecture=arch, size=int(size) if size is not None else None,
+                   dims=tuple(dims) if dims is not None else None, tiles=None, sim_rate_s=0.0,
+                   name=f"sweep point: {arch}")
+    command = point.get("command")
+    if command == "collective":
+        params = {"op": str(point.get("op", "allreduce")), "algo": str(point.get("algo", "auto")),
+                  "nbytes": float(point.get("bytes", 4e9))}
+        return base.replace(workload="collective", params=params, **changes)
+    if command == "transfer":
+        params = {"src": int(point.get("src", 0)), "dst": int(point.get("dst", 1)), "nbytes": float(point.get("bytes", 1e9))}
+        return base.replace(workload="transfer", params=params, **changes)
+    if command == "train":
+        return base.replace(workload="training", params={"model": str(point.get("model", "bert-large"))}, **changes)
+    return base.replace(workload="noc", params={"rate": float(point.get("rate", 0.1))}, **changes)

@@ -24,6 +24,8 @@ SPECS = {
     "save_architecture": ("Save architecture...", QKeySequence.Save, "Save the current architecture as TOML", "File"),
     "save_scene": ("Save as scene...", "Ctrl+Shift+S", "Save what runs now as a scene file that reopens to the "
                    "same picture (same seed, same numbers)", "File"),
+    "open_sweep": ("Open sweep results...", "Ctrl+Shift+O", "Show a sweep's results table as a chart; click a "
+                   "point to run that configuration here", "File"),
     "export_png": ("Export view as PNG...", "Ctrl+E", "Save a picture of the mesh view", "File"),
     "export_csv": ("Export metrics as CSV...", "Ctrl+Shift+E", "Save the recorded per-step metrics", "File"),
     "quit": ("Quit", QKeySequence.Quit, "Close Meshscope", "File"),

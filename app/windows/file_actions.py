@@ -39,6 +39,13 @@ class FileActions(QObject):
                                            name=f"custom:{Path(path).name}")
         self.win.request_scenario(sc)
 
+    def act_open_sweep(self) -> None:
+        """File > Open sweep results: a chart of the table; a clicked point runs here."""
+        from app.model.sweep_table import scenario_for_point
+        from app.windows.sweep_window import open_sweep_results
+        open_sweep_results(self.win, None, lambda point: self.win.request_scenario(
+            scenario_for_point(point, self.win.sim.scenario)))
+
     def act_save_architecture(self) -> None:
         sim = self.win.sim
         path, _ = QFileDialog.getSaveFileName(self.win, "Save architecture", f"{sim.spec.id}.toml",
