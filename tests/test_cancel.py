@@ -5,7 +5,7 @@ import time
 import pytest
 
 from sim_core.cancel import CancelToken, Cancelled, cancellable
-from sim_core.workloads.training.model import compare
+from sim_core.workloads.training import compare
 
 
 def test_a_cancelled_compare_stops_within_moments():

@@ -1,4 +1,4 @@
-"""The CLI of the training issue: JSON on stdout, progress on stderr, one-line errors."""
+"""The training command line: JSON on stdout, progress on stderr, one-line errors."""
 from __future__ import annotations
 
 import json
@@ -21,7 +21,7 @@ def test_collective_json():
     assert {"time_s", "algbw_GBps", "busbw_GBps", "algo", "bottleneck_link_kind"} <= set(r)
     assert r["bottleneck_link_kind"] == "nvlink" and r["algo"] == "ring"
     rc, out, _ = run("collective", "--arch", "dgx-a100", "--nodes", "2", "--algo", "auto", "--bytes", "1e9", "--json")
-    assert json.loads(out)["algo"] == "hierarchical"
+    assert json.loads(out)["algo"] == "tree"  # NCCL takes a tree on two servers
 
 
 def test_train_json_and_progress_on_stderr():
@@ -34,6 +34,17 @@ def test_train_json_and_progress_on_stderr():
             "time_to_train_s"} <= set(r)
     assert isinstance(r["breakdown_s"], dict)
     assert "simulating" in err
+
+
+def test_train_plan_options_reach_the_plan():
+    rc, out, err = run("train", "--arch", "dgx-a100", "--nodes", "2", "--model", "gpt", "--layers", "8", "--hidden",
+                       "4096", "--heads", "32", "--seq", "2048", "--vocab", "51200", "--batch", "64", "--tp", "4",
+                       "--pp", "2", "--virtual-stages", "2", "--recompute", "selective", "--sequence-parallel",
+                       "--zero", "1", "--json", "--quiet")
+    assert rc == 0, err
+    plan = json.loads(out)["plan"]
+    assert (plan["recompute"], plan["sequence_parallel"], plan["virtual_stages"], plan["zero"]) == ("selective", True, 2, 1)
+    assert json.loads(out)["schedule"] == "interleaved 1F1B, 2 chunks a stage"
 
 
 def test_compare_json_one_row_per_preset():
@@ -50,6 +61,7 @@ def test_compare_json_one_row_per_preset():
     (("collective", "--bytes", "-1"), "must be a finite number > 0"),
     (("train", "--model", "gpt", "--layers", "4"), "needs"),
     (("collective", "--arch", "tpu-v4", "--nodes", "2"), "only for cluster"),
+    (("train", "--nodes", "1", "--model", "bert-large", "--no-recompute", "--recompute", "full"), "with --no-recompute"),
 ])
 def test_bad_input_is_one_line_exit_2(args, needle):
     rc, out, err = run(*args)

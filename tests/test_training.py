@@ -1,19 +1,21 @@
-"""Training-time model: closed forms of section 4, sanity a student can check, bad input."""
+"""Training-time model: the zoo's shapes, memory, plans, comparisons and bad input."""
 from __future__ import annotations
 
 import pytest
 
-from sim_core import build_fabric, load_architecture
+from sim_core import load_architecture
 from sim_core.errors import SpecError
 from sim_core.spec.models import load_model, model_ids
-from sim_core.workloads.training.model import Plan, compare, estimate, schedule_iteration, scaling
-from sim_core.workloads.collectives.algorithms import collective_engine
+from sim_core.workloads.training import Plan, compare, estimate, scaling
+from sim_core.workloads.training.efficiency import gemm_efficiency
+from sim_core.workloads.training.memory import layer_activation_bytes
+from sim_core.workloads.training.plan import layout, stage_layers
 
 GPT = {"id": "gpt", "layers": 24, "hidden": 2304, "heads": 24, "seq": 2048, "vocab": 51200, "batch": 512}
 
 
 def test_zoo_has_the_named_presets_with_sources():
-    assert {"gpt3-175b", "gpt-1t", "resnet50", "bert-large", "llama2-70b"} <= set(model_ids())
+    assert {"gpt3-175b", "gpt-1t", "resnet50", "bert-large", "llama2-70b", "llama3-405b"} <= set(model_ids())
     for mid in model_ids():
         m = load_model(mid)
         assert m.source and m.parameters() > 0 and m.flops_per_iteration() > 0
@@ -22,41 +24,74 @@ def test_zoo_has_the_named_presets_with_sources():
     assert load_model("resnet50").flops_per_iteration(1) == pytest.approx(3 * 8.18e9)
 
 
-def test_pipeline_bubble_is_p_minus_1_over_m_with_free_comm():
-    for pp, batch in ((4, 64), (8, 32)):
-        r = estimate("dgx-a100", {**GPT, "batch": batch}, Plan(tp=1, pp=pp, free_comm=True), nodes=pp // 8 or 1,
-                     ) if pp == 8 else estimate("dgx-a100", {**GPT, "batch": batch}, Plan(tp=2, pp=pp, free_comm=True), nodes=1)
-        b = r["breakdown_s"]
-        ideal = r["iteration_s"] - b["pipeline_bubble"] - b.get("optimizer", 0.0)
-        m = r["microbatches"]
-        assert b["pipeline_bubble"] / ideal == pytest.approx((pp - 1) / m, rel=1e-9)
+@pytest.mark.parametrize("mid", ["gpt3-175b", "gpt-1t", "bert-large"])
+def test_gpt_shapes_count_exactly_megatrons_closed_forms(mid):
+    m = load_model(mid)
+    l, h, V, s = m.layers, m.hidden, m.vocab, m.seq
+    assert m.parameters() == pytest.approx(12 * l * h * h * (1 + 13 / (12 * h) + (V + s) / (12 * l * h)), rel=1e-12)
+    assert m.flops_per_iteration() == pytest.approx(96 * m.batch * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)),
+                                                    rel=1e-12)
 
 
-def test_data_parallel_scaling_is_linear_with_free_comm():
-    thr = []
-    for nodes in (1, 2, 4, 8):
-        r = estimate("dgx-a100", GPT, Plan(free_comm=True), nodes=nodes)
-        thr.append(GPT["batch"] / (r["iteration_s"] - r["breakdown_s"].get("optimizer", 0.0)))
-    for k, t in enumerate(thr):
-        assert t == pytest.approx(thr[0] * 2 ** k, rel=1e-9)
+def test_llama_shapes_swiglu_and_grouped_query_attention():
+    m = load_model("llama3-405b")
+    h, f, kv = 16384, 53248, 8 * 128
+    per_layer = h * (h + 2 * kv) + h * h + 3 * h * f  # Q, K, V, output; gate, up, down
+    assert m.layer_parameters() == pytest.approx(per_layer, rel=1e-3)
+    assert m.parameters() == pytest.approx(404e9, rel=0.01)
+    assert load_model("llama2-70b").parameters() == pytest.approx(69e9, rel=0.01)
+    assert m.flops_per_iteration(recompute="selective") > m.flops_per_iteration(recompute="none")
+    assert m.flops_per_iteration(recompute="full") > m.flops_per_iteration(recompute="selective")
 
 
-def test_megatron_8TP_over_nX_is_reproduced():
-    tokens = 300e9
-    r = estimate("dgx-a100", "gpt3-175b", Plan(tp=8, pp=8), nodes=128, tokens=tokens)
-    X = r["tflops_per_device"] * 1e12
-    P = load_model("gpt3-175b").parameters()
-    megatron = 8 * tokens * P / (1024 * X)
-    # 8TP/(nX) drops the s/(6h) and V/(16lh) terms of equation 2 (3% for GPT-3): with
-    # them the simulated run and the paper's estimate agree exactly.
-    m = load_model("gpt3-175b")
-    terms = (1 + m.seq / (6 * m.hidden) + m.vocab / (16 * m.layers * m.hidden))
-    params_ratio = 12 * m.layers * m.hidden ** 2 / P
-    assert r["time_to_train_s"] == pytest.approx(megatron * terms * params_ratio, rel=1e-6)
-    assert r["time_to_train_s"] == pytest.approx(megatron, rel=0.04)
-    assert 100 < r["tflops_per_device"] < 170  # Megatron measured 138 TFLOP/s per GPU here
-    assert set(r["breakdown_s"]) >= {"compute", "pipeline_bubble", "comm_nvlink", "comm_infiniband"}
-    assert sum(r["breakdown_s"].values()) == pytest.approx(r["iteration_s"])
+@pytest.mark.parametrize("t", [1, 2, 8])
+def test_activations_per_layer_are_korthikantis(t):
+    m = load_model({"id": "g", "layers": 4, "hidden": 6144, "heads": 64, "seq": 2048, "vocab": 0, "batch": 8})
+    s, b, h, a = 2048, 2, 6144, 64
+    plan = Plan(tp=t, microbatch=b, recompute="none")
+    sbh = s * b * h
+    assert layer_activation_bytes(m, plan) == pytest.approx(sbh * (10 + 24 / t + 5 * a * s / (h * t)), rel=1e-12)
+    sp = Plan(tp=t, microbatch=b, recompute="none", sequence_parallel=True)
+    assert layer_activation_bytes(m, sp) == pytest.approx(sbh / t * (34 + 5 * a * s / h), rel=1e-12)
+    sel = Plan(tp=t, microbatch=b, recompute="selective", sequence_parallel=True)
+    assert layer_activation_bytes(m, sel) == pytest.approx(34 * sbh / t, rel=1e-12)
+    assert layer_activation_bytes(m, Plan(tp=t, microbatch=b)) == pytest.approx(2 * sbh, rel=1e-12)
+
+
+def test_llama3_405b_on_8192_h100s_fits_with_what_it_really_used():
+    plan = Plan(tp=8, pp=16, zero=1, recompute="selective", sequence_parallel=True)
+    r = estimate("dgx-h100", "llama3-405b", plan, nodes=1024)
+    assert 60 < r["memory_per_device_GB"] <= 80
+    assert r["plan"]["recompute"] == "selective" and r["devices"] == 8192
+    assert {"tp_ag", "tp_rs", "dp_grad:0", "dp_param:0", "pp"} <= set(r["simulated"])
+    # the 126 layers over 16 stages: the first and last stage hold 7, the others 8
+    assert stage_layers(load_model("llama3-405b"), plan) == [7] + [8] * 14 + [7]
+
+
+def test_a_plan_that_does_not_fit_is_refused_with_the_amount():
+    with pytest.raises(SpecError, match=r"needs 9\d\.\d GB per device .* too much"):
+        estimate("dgx-h100", {"id": "gpt405", "layers": 126, "hidden": 16384, "heads": 128, "seq": 8192,
+                              "vocab": 128256, "batch": 2048}, Plan(tp=8, pp=16), nodes=1024)
+
+
+def test_zero_shards_state_and_zero3_gathers_every_layer():
+    m0 = estimate("dgx-a100", GPT, Plan(zero=0), nodes=1)
+    m3 = estimate("dgx-a100", GPT, Plan(zero=3), nodes=1)
+    assert m3["memory_detail_GB"]["weights"] == pytest.approx(m0["memory_detail_GB"]["weights"] / 8)
+    assert {"z3_ag", "z3_rs"} <= set(m3["simulated"]) and "dp_grad:0" not in m3["simulated"]
+    assert m3["iteration_s"] > m0["iteration_s"]
+
+
+def test_gemm_efficiency_rises_with_size_toward_the_ceiling():
+    chip = load_architecture("dgx-a100").chip
+    eff = [gemm_efficiency(chip, f) for f in (1e6, 1e8, 1e10, 1e12)]
+    assert eff == sorted(eff) and eff[-1] == pytest.approx(chip.compute_efficiency, rel=0.01)
+
+
+def test_bigger_models_run_closer_to_peak():
+    r = [estimate("dgx-a100", {**GPT, "layers": 8, "hidden": h, "heads": h // 128, "batch": 64}, Plan(tp=8, free_comm=True),
+                  nodes=1)["share_of_peak"] for h in (1024, 4096, 12288)]
+    assert r == sorted(r)
 
 
 def test_pcie_server_trains_slower_than_nvlink_at_equal_chips():
@@ -67,9 +102,8 @@ def test_pcie_server_trains_slower_than_nvlink_at_equal_chips():
 
 
 def test_more_chips_stop_helping_once_communication_dominates():
-    # BERT-large, pure data parallel on DGX A100: the crossover (exposed communication
-    # above compute) comes between 4 and 8 servers; past it, doubling the chips buys
-    # far less than 2x.
+    # BERT-large, pure data parallel on DGX A100: past the point where exposed
+    # communication exceeds compute, doubling the chips buys far less than 2x.
     rows = [estimate("dgx-a100", "bert-large", Plan(), nodes=n) for n in (1, 2, 4, 8, 16, 32)]
     comm = [sum(v for k, v in r["breakdown_s"].items() if k.startswith("comm_")) for r in rows]
     comp = [r["breakdown_s"]["compute"] for r in rows]
@@ -93,9 +127,12 @@ def test_wafer_modes_and_memory():
     (Plan(tp=8, pp=2, dp=3), {"nodes": 4}, "must equal"),
     (Plan(), {"nodes": 1}, "too much"),
     (Plan(), {"nodes": 0}, "at least 1"),
+    (Plan(recompute="sometimes"), {"nodes": 1}, "full, selective or none"),
+    (Plan(virtual_stages=2), {"nodes": 1}, "unless pp > 1"),
+    (Plan(pp=8, virtual_stages=2, microbatch=1), {"nodes": 1}, "multiple of pp"),
 ])
 def test_bad_plans_are_one_clear_error(plan, kw, match):
-    model = "gpt3-175b" if match == "too much" else GPT
+    model = "gpt3-175b" if match == "too much" else ({**GPT, "batch": 12} if "multiple" in match else GPT)
     with pytest.raises(SpecError, match=match):
         estimate("dgx-a100", model, plan, **kw)
 
@@ -103,6 +140,8 @@ def test_bad_plans_are_one_clear_error(plan, kw, match):
 def test_bad_model_fields_are_errors():
     with pytest.raises(SpecError, match="layers"):
         load_model({**GPT, "layers": -2})
+    with pytest.raises(SpecError, match="mlp"):
+        load_model({**GPT, "mlp": "relu"})
     with pytest.raises(SpecError):
         load_model("no-such-model")
 
@@ -112,6 +151,7 @@ def test_time_to_train_and_energy():
     iters = 90 * 1.28e6 / 1024
     assert r["time_to_train_s"] == pytest.approx(iters * r["iteration_s"])
     assert r["energy_J"] == pytest.approx(r["time_to_train_s"] * 16 * 400)
+    assert r["plan"]["microbatch"] == 1024 // 16  # a CNN takes its whole share of the batch at once
 
 
 def test_compare_rows_at_equal_power():
@@ -127,9 +167,7 @@ def test_scaling_rows():
     assert rows[0]["efficiency"] == 1.0 and all(r["iteration_s"] > 0 for r in rows)
 
 
-def test_schedule_iteration_runs_on_an_engine():
-    fab = build_fabric(load_architecture("dgx-a100"), nodes=2, tiles=(1, 1))
-    eng = collective_engine(fab, 1e8, 4)
-    h = schedule_iteration(eng, fab, GPT, Plan(tp=4, pp=2, dp=2))
-    eng.run_until_idle(dt_s=0.01)
-    assert h.done(eng) and h.time_s(eng) > 0
+def test_layout_fills_dp_and_microbatch():
+    spec = load_architecture("dgx-a100")
+    p = layout(spec, load_model(GPT), Plan(tp=2, pp=2), 16)
+    assert (p.dp, p.microbatch, p.recompute) == (4, 1, "full")

@@ -1,16 +1,17 @@
-"""Subcommands of the training issue: ``collective``, ``train``, ``compare`` and ``scaling``."""
+"""The training subcommands: ``collective``, ``train``, ``compare`` and ``scaling``."""
 from __future__ import annotations
 
 import sys
 import time
 
 from sim_core.cli.main import count, positive_float
-from sim_core.cli.core import add_arch_args, fabric_from_args
-from sim_core.workloads.collectives.algorithms import ALGORITHMS, OPS, run_collective
+from sim_core.cli.core import add_arch_args, add_engine_args, fabric_from_args
+from sim_core.workloads.collectives.algorithms import ALGORITHMS, NO_PROTOCOL, OPS, run_collective
+from sim_core.workloads.collectives.tuning import PROTOCOLS
 from sim_core.errors import SpecError
 from sim_core.spec.loader import load_architecture
 from sim_core.spec.models import load_model, model_ids
-from sim_core.workloads.training.model import Plan, compare, estimate, scaling
+from sim_core.workloads.training import Plan, compare, estimate, scaling
 
 
 def register(sub) -> None:
@@ -18,8 +19,11 @@ def register(sub) -> None:
     add_arch_args(p)
     p.add_argument("--op", choices=sorted(OPS), default="allreduce")
     p.add_argument("--algo", choices=["auto"] + sorted(ALGORITHMS), default="auto")
+    p.add_argument("--protocol", choices=["auto", *PROTOCOLS, NO_PROTOCOL], default="auto",
+                   help="NCCL protocol (default: NCCL's choice); none: the engine's raw messages")
     p.add_argument("--bytes", type=positive_float, default=4e9)
     p.add_argument("--ranks", type=count(2, 100_000), help="first N devices (default: all)")
+    add_engine_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_collective)
 
@@ -61,7 +65,11 @@ def _plan_args(p) -> None:
     p.add_argument("--dp", type=count(1, 1_000_000), help="default: devices / (tp x pp)")
     p.add_argument("--microbatch", type=count(1, 1_000_000))
     p.add_argument("--zero", type=count(0, 3), default=0)
-    p.add_argument("--no-recompute", action="store_true")
+    p.add_argument("--no-recompute", action="store_true", help="same as --recompute none")
+    p.add_argument("--recompute", choices=["full", "selective", "none"],
+                   help="activation recomputation (default full; selective re-runs only attention's softmax part)")
+    p.add_argument("--sequence-parallel", action="store_true", help="split what TP leaves replicated over the sequence")
+    p.add_argument("--virtual-stages", type=count(1, 1024), default=1, help="model chunks per pipeline stage (interleaved 1F1B)")
     p.add_argument("--wafer-mode", choices=["auto", "pipelined", "weight-streaming"], default="auto")
 
 
@@ -73,7 +81,7 @@ def _model_from(args):
         if missing:
             raise SpecError("--model", "gpt", ",".join(missing), "--model gpt needs --" + " --".join(missing))
         return load_model({"id": "gpt", "name": "GPT (Megatron-LM family)", **fields,
-                           "source": "Megatron-LM GPT family, FLOPs and parameters by hardware.md's formulas"})
+                           "source": "Megatron-LM GPT family, FLOPs and parameters from its GEMM shapes (Narayanan et al. 2021, equations 2-3)"})
     if fields:
         return load_model({"base": args.model, **fields})
     return load_model(args.model)
@@ -94,7 +102,9 @@ def cmd_collective(args):
     if n < 2:
         raise SpecError("--ranks", "ranks", n, f"at least 2 devices ({spec.id} at this size has {fab.n_chips})")
     ranks = [fab.device_node(d) for d in range(n)]
-    out = run_collective(fab, args.op, args.algo, ranks, args.bytes)
+    out = run_collective(fab, args.op, args.algo, ranks, args.bytes, protocol=args.protocol,
+                         chunk_bytes=args.chunk_bytes, dt_s=args.dt)
+    out["dt_s"] = args.dt
     out["arch"] = spec.id
     return out
 
@@ -102,8 +112,11 @@ def cmd_collective(args):
 def cmd_train(args):
     spec = load_architecture(args.arch)
     model = _model_from(args)
-    plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, microbatch=args.microbatch, zero=args.zero,
-                recompute=not args.no_recompute, wafer_mode=args.wafer_mode)
+    if args.no_recompute and args.recompute not in (None, "none"):
+        raise SpecError("--recompute", "recompute", args.recompute, "none with --no-recompute (or drop one)")
+    recompute = "none" if args.no_recompute else (args.recompute or "full")
+    plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, microbatch=args.microbatch, zero=args.zero, recompute=recompute,
+                sequence_parallel=args.sequence_parallel, virtual_stages=args.virtual_stages, wafer_mode=args.wafer_mode)
     _, fab = fabric_from_args(args)
     return estimate(spec, model, plan, fabric=fab, tokens=args.tokens, epochs=args.epochs, progress=_progress(args))
 

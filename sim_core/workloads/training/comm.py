@@ -1,0 +1,118 @@
+"""Each distinct communication of a schedule, simulated once on the real fabric.
+
+Every operation runs with the groups that run it at the same time, so they contend for
+the links they share:
+
+* TP collectives: every TP group of the first server at once (one group per server at
+  tp 8 on an 8-GPU server).
+* pipeline sends: one microbatch's activations (``b s h x 2 / tp`` bytes, Megatron's
+  scatter-gather) across every stage boundary at once, for every TP rank of the first
+  replica; each boundary keeps its own time (an NVLink hop is not an InfiniBand hop).
+* data-parallel buckets and ZeRO-3 gathers: every TP rank of the first stage at once
+  over its data-parallel replicas, so concurrent rings share NICs, leaves and spines.
+
+``estimate`` composes these times by the schedule; no engine runs once per layer.
+
+A ring over more than ``RING_SAMPLE_RANKS`` replicas is simulated on that many of them,
+evenly strided over the group (so its rings still cross the same switch levels), with
+every concurrent group and the same bytes per step (``n / p``); its ``p - 1`` steps (``2
+(p - 1)`` for an all-reduce) are identical, so the time scales by ``(p - 1) / (G - 1)``.
+The result says so (``sampled_ranks``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim_core.spec.schema import LINK_KINDS
+from sim_core.workloads.collectives.algorithms import choose_algorithm, collective_engine, schedule_collective
+from sim_core.workloads.training.plan import Plan, device
+
+RING_SAMPLE_RANKS = 8
+"""Ranks a long ring is simulated on (see the module docstring)."""
+
+
+def simulate_groups(fab, op: str, groups: list[list[int]], nbytes: float, algo: str = "auto") -> dict:
+    """Run ``op`` over every rank list of ``groups`` at once on one engine.
+
+    Returns ``time_s`` (the slowest group), ``group_times_s`` (each group's), ``link_kind``
+    (of the busiest link) and ``algo``.
+    """
+    p = 2 if op == "sendrecv" else max(len(g) for g in groups)
+    eng = collective_engine(fab, nbytes, p, chunks_per_message=8)
+    handles = [schedule_collective(eng, op, algo, g, nbytes) for g in groups]
+    eng.run_until_idle(dt_s=1.0)
+    busy = eng.link_busy_total_s
+    kind = LINK_KINDS[fab.link_kind[int(np.argmax(busy))]] if busy.size and busy.max() > 0 else "none"
+    times = [h.time_s(eng) or 0.0 for h in handles]
+    return {"time_s": max(times), "link_kind": kind, "algo": handles[0].algo, "group_times_s": times}
+
+
+def simulate_sends(fab, boundaries: list[list[int]], nbytes: float) -> dict:
+    """Point-to-point sends of ``nbytes`` for every (src, dst) pair of every boundary at once,
+    as plain engine messages (what ``schedule_iteration`` sends); a time per boundary."""
+    eng = collective_engine(fab, nbytes, 2, chunks_per_message=8)
+    pairs = np.array([b for b in boundaries], dtype=np.int64).reshape(len(boundaries), -1, 2)
+    ids = eng.add_messages(pairs[..., 0].ravel(), pairs[..., 1].ravel(), np.full(pairs[..., 0].size, float(nbytes)))
+    eng.run_until_idle(dt_s=1.0)
+    rel, fin = eng.message_times(ids)
+    per = (fin - rel).reshape(len(boundaries), -1).max(axis=1)
+    busy = eng.link_busy_total_s
+    kind = LINK_KINDS[fab.link_kind[int(np.argmax(busy))]] if busy.size and busy.max() > 0 else "none"
+    return {"time_s": float(per.max()), "link_kind": kind, "algo": "direct", "group_times_s": [float(x) for x in per]}
+
+
+def simulate_sampled(fab, op: str, groups: list[list[int]], nbytes: float) -> dict:
+    """``simulate_groups``, on ``RING_SAMPLE_RANKS`` strided ranks when the op is a long ring."""
+    p, G = len(groups[0]), RING_SAMPLE_RANKS
+    if op == "sendrecv":
+        return simulate_sends(fab, groups, nbytes)
+    if p <= G or choose_algorithm(fab, op, nbytes, groups[0]) != "ring":
+        return simulate_groups(fab, op, groups, nbytes)
+    idx = np.unique(np.linspace(0, p - 1, G).round().astype(int))
+    out = simulate_groups(fab, op, [[g[i] for i in idx] for g in groups], nbytes * idx.size / p, algo="ring")
+    out["time_s"] *= (p - 1) / (idx.size - 1)
+    out["sampled_ranks"] = int(idx.size)
+    return out
+
+
+def groups_for(fab, plan: Plan, group: str) -> tuple[str, list[list[int]]] | None:
+    """The concurrent rank lists of a ``tp``, ``pp`` or ``dp`` communication (None: no peers)."""
+    hub = fab.device_node
+    tp, pp, dp = plan.tp, plan.pp, plan.dp
+    if group == "tp":
+        if tp < 2:
+            return None
+        per_node = max(1, getattr(fab.spec.topology, "chips_per_node", tp) // tp) if fab.spec.topology.kind == "cluster" else 1
+        reps = [(i, k) for k in range(pp) for i in range(dp)][:per_node]
+        return "groups", [[hub(device(plan, j, i, k)) for j in range(tp)] for i, k in reps]
+    if group == "pp":  # one rank list of (src, dst) pairs per stage boundary, k -> k + 1
+        if pp < 2:
+            return None
+        bounds = range(pp if plan.virtual_stages > 1 else pp - 1)  # interleaving also sends last -> first
+        return "pairs", [[x for j in range(tp) for x in (hub(device(plan, j, 0, k)), hub(device(plan, j, 0, (k + 1) % pp)))]
+                         for k in bounds]
+    if dp < 2:
+        return None
+    return "groups", [[hub(device(plan, j, i, 0)) for i in range(dp)] for j in range(tp)]
+
+
+def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None = None) -> dict:
+    """``key -> {time_s, link_kind, algo}`` for the ``keys`` of ``ops`` the schedule uses."""
+    out = {}
+    cache = {} if cache is None else cache
+    for key in keys:
+        group, op, nbytes = ops[key]
+        g = groups_for(fab, plan, group)
+        if plan.free_comm or g is None or nbytes <= 0:
+            out[key] = {"time_s": 0.0, "link_kind": "none", "algo": None}
+            continue
+        memo = (id(fab), plan.tp, plan.pp, plan.dp, group, op, nbytes)
+        if memo in cache:
+            out[key] = cache[memo]
+            continue
+        _, ranks = g
+        progress(f"simulating {op} of {nbytes / 1e6:.3g} MB ({key}) over {len(ranks)} concurrent "
+                 f"{'stage boundaries' if group == 'pp' else group + ' groups'}")
+        out[key] = simulate_sampled(fab, op, ranks, nbytes)
+        cache[memo] = out[key]
+    return out

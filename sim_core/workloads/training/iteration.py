@@ -1,0 +1,213 @@
+"""One training iteration laid onto an engine, from the schedule ``estimate`` times.
+
+Every item of every pass (``schedule.build_schedule``) becomes engine work on the
+devices that run it: compute items are compute tasks on every device of the stage, TP
+collectives run per replica over its TP ranks, ZeRO-3 gathers per TP rank over the
+replicas, pipeline sends go rank to rank between stages, gradient buckets start when
+the last backward pass has produced their bytes. What is drawn is the same schedule:
+``IterationHandle.counts`` equals ``schedule.schedule_counts``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sim_core.spec.models import load_model
+from sim_core.workloads.collectives.algorithms import schedule_collective
+from sim_core.workloads.training.plan import as_plan, bad, device, layout, microbatch_count
+from sim_core.workloads.training.schedule import build_schedule, bucket_ops, pass_order
+
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class IterationHandle:
+    """Ids of one scheduled iteration: compute tasks, sends and every collective handle."""
+
+    compute_ids: np.ndarray
+    collectives: list
+    start_s: float
+    send_ids: np.ndarray = field(default_factory=lambda: EMPTY)
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def message_ids(self) -> np.ndarray:
+        return np.concatenate([self.compute_ids, self.send_ids] + [h.message_ids for h in self.collectives])
+
+    def done(self, eng) -> bool:
+        return bool(np.all(np.isfinite(eng.message_times(self.message_ids)[1])))
+
+    def time_s(self, eng) -> float | None:
+        if not self.done(eng):
+            return None
+        return float(eng.message_times(self.message_ids)[1].max() - self.start_s)
+
+
+class _Layout:
+    """Lays passes onto ``eng``; ``prev[(j, i, k)]`` holds the ids a device's next item waits for."""
+
+    def __init__(self, eng, plan, sched, tag):
+        self.eng, self.plan, self.sched, self.tag = eng, plan, sched, tag
+        self.f = eng.f
+        self.prev = {}
+        self.bucket = {}
+        self.compute, self.sends, self.colls = [], [], []
+        self.counts = {"compute_tasks": 0, "tp_collectives": 0, "zero3_collectives": 0, "pp_sends": 0,
+                       "dp_collectives": 0}
+
+    def dev(self, j, i, k) -> int:
+        return self.f.device_node(device(self.plan, j, i, k))
+
+    def _wait(self, keys, extra=None) -> np.ndarray:
+        parts = [self.prev.get(x, EMPTY) for x in keys] + ([extra] if extra is not None else [])
+        return np.concatenate(parts) if parts else EMPTY
+
+    def compute_task(self, k, seconds, extra=None) -> np.ndarray:
+        p = self.plan
+        keys = [(j, i, k) for i in range(p.dp) for j in range(p.tp)]
+        tids = np.asarray(self.eng.add_compute([self.dev(*x) for x in keys], seconds, tag=self.tag), dtype=np.int64)
+        before, after = [], []
+        for x, tid in zip(keys, tids):
+            w = self._wait([x], None if extra is None else extra.get(x))
+            before.append(w)
+            after.append(np.full(w.size, tid))
+        if before and sum(b.size for b in before):
+            self.eng.add_dependencies(np.concatenate(before), np.concatenate(after))
+        for x, tid in zip(keys, tids):
+            self.prev[x] = np.array([tid])
+        self.compute.append(tids)
+        self.counts["compute_tasks"] += tids.size
+        return tids
+
+    def collective(self, k, key, extra=None, counter=None):
+        p = self.plan
+        group, op, nbytes = self.sched.ops[key] if key in self.sched.ops else self.bucket[key]
+        if group == "tp":
+            sets = [[(j, i, k) for j in range(p.tp)] for i in range(p.dp)]
+        else:
+            sets = [[(j, i, k) for i in range(p.dp)] for j in range(p.tp)]
+        tag = self.tag + (1 if group == "tp" else 3)
+        for keys in sets:
+            wait = np.concatenate([self._wait([x], None if extra is None else extra.get(x)) for x in keys])
+            h = schedule_collective(self.eng, op, "auto", [self.dev(*x) for x in keys], nbytes, tag=tag, after=wait)
+            self.colls.append(h)
+            for x in keys:
+                self.prev[x] = h.message_ids
+            self.counts[counter or ("tp_collectives" if group == "tp" else "zero3_collectives")] += 1
+
+    def run_pass(self, k, items, recv=None):
+        for n, it in enumerate(items):
+            extra = recv if n == 0 else None
+            if it.kind == "compute":
+                self.compute_task(k, it.seconds, extra)
+            else:
+                self.collective(k, it.key, extra)
+        return {x: self.prev[x] for x in self.prev if x[2] == k}
+
+    def send(self, k_from, k_to, last) -> dict:
+        p = self.plan
+        nbytes = self.sched.ops["pp"][2]
+        out = {}
+        for i in range(p.dp):
+            for j in range(p.tp):
+                s = self.eng.send(self.dev(j, i, k_from), self.dev(j, i, k_to), nbytes, tag=self.tag + 2,
+                                  after=last[(j, i, k_from)])
+                self.sends.append(s)
+                out[(j, i, k_to)] = np.array([s], dtype=np.int64)
+        self.counts["pp_sends"] += p.dp * p.tp
+        return out
+
+
+def schedule_iteration(eng, spec_or_fabric, model, plan=None, *, tag_base: int = 0,
+                       microbatches: int | None = None) -> IterationHandle:
+    """Add one iteration's compute and communication for the first tp x pp x dp devices.
+
+    ``microbatches`` defaults to the iteration's (``microbatch_count``), so the animated
+    round is the iteration ``estimate`` times. Tags: ``tag_base`` + 0 compute, 1 TP, 2
+    PP, 3 DP and ZeRO-3.
+    """
+    fab = eng.f
+    spec = getattr(spec_or_fabric, "spec", None) or spec_or_fabric
+    model = load_model(model)
+    plan = as_plan(plan)
+    dp = plan.dp or max(1, fab.n_chips // (plan.tp * plan.pp))
+    n = plan.tp * plan.pp * dp
+    if n > fab.n_chips:
+        raise bad("dp", dp, f"tp x pp x dp <= {fab.n_chips} devices on this fabric")
+    plan = layout(spec, model, replace(plan, dp=dp), n) if spec.topology.kind != "wafer" else \
+        replace(plan, dp=dp, microbatch=plan.microbatch or 1)
+    m = int(microbatches or microbatch_count(model, plan, n))
+    sched = build_schedule(spec, model, plan, m)
+    lay = _Layout(eng, plan, sched, tag_base)
+    start = eng.now_s
+    _lay_pipeline(lay, plan, sched, m)
+    return IterationHandle(np.concatenate(lay.compute) if lay.compute else EMPTY, lay.colls, start,
+                           np.asarray(lay.sends, dtype=np.int64), lay.counts)
+
+
+def _lay_pipeline(lay, plan, sched, m):
+    """Every stage's passes in 1F1B order, in an order where each pass's sender exists."""
+    pp, last_chunk = plan.pp, sched.chunks - 1
+    orders = [pass_order(plan, k, m) for k in range(pp)]
+    pos = [0] * pp
+    ends = {}  # (F/B, chunk, u) -> {device key: ids}
+    while any(pos[k] < len(orders[k]) for k in range(pp)):
+        progressed = False
+        for k in range(pp):
+            while pos[k] < len(orders[k]):
+                d, c, u = orders[k][pos[k]]
+                src = ("F", c - 1, u) if d == "F" and c > 0 else ("B", c + 1, u) if d == "B" and c < last_chunk else None
+                if src is not None and src not in ends:
+                    break
+                recv = lay.send(src[1] % pp, k, ends[src]) if src is not None else None
+                is_last_b = d == "B" and pos[k] == len(orders[k]) - 1
+                items = sched.forward[c] if d == "F" else sched.backward[c]
+                if is_last_b:
+                    ends[(d, c, u)] = _last_backward(lay, plan, sched, k, items, recv)
+                else:
+                    ends[(d, c, u)] = lay.run_pass(k, items, recv)
+                pos[k] += 1
+                progressed = True
+        if not progressed:
+            raise RuntimeError("pipeline order deadlocks")  # cannot happen for 1F1B orders
+
+
+def _last_backward(lay, plan, sched, k, items, recv):
+    """The stage's last backward pass with its gradient buckets, then the optimizer step.
+
+    Returns the ids the pass ends with (what a pipeline send to the previous stage waits for)."""
+    n_b = sched.buckets[k]
+    lay.bucket = bucket_ops(plan, sched.stage_grad_bytes[k])
+    total = sched.stage_grad_bytes[k]
+    acc = total - sum(it.grad_bytes for it in items)  # produced by the stage's other chunks
+    size = total / n_b if n_b else 0.0
+    bucket_wait, launched = {}, 0
+    for n, it in enumerate(items):
+        extra = recv if n == 0 else None
+        if it.kind == "compute":
+            lay.compute_task(k, it.seconds, extra)
+        else:
+            lay.collective(k, it.key, extra)
+        acc += it.grad_bytes
+        while launched < n_b - 1 and acc >= (launched + 1) * size * (1 - 1e-12):
+            _bucket(lay, k, bucket_wait)
+            launched += 1
+    for _ in range(n_b - launched):
+        _bucket(lay, k, bucket_wait)
+    end = {x: v for x, v in lay.prev.items() if x[2] == k}
+    devs = [(j, i, k) for i in range(plan.dp) for j in range(plan.tp)]
+    lay.compute_task(k, sched.optimizer_s[k], {x: bucket_wait.get(x, EMPTY) for x in devs})
+    if "dp_param" in lay.bucket:
+        for _ in range(n_b):
+            lay.collective(k, "dp_param", counter="dp_collectives")
+    return end
+
+
+def _bucket(lay, k, bucket_wait) -> None:
+    """One gradient bucket: after the compute so far and the previous bucket, off the compute chain."""
+    saved = {x: v for x, v in lay.prev.items() if x[2] == k}
+    lay.collective(k, "dp_grad", {x: bucket_wait.get(x, EMPTY) for x in saved}, counter="dp_collectives")
+    for x in saved:
+        bucket_wait[x] = lay.prev[x]
+        lay.prev[x] = saved[x]

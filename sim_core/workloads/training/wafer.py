@@ -1,0 +1,144 @@
+"""A wafer-scale engine: layers pipelined across wafer regions, or weights streamed in.
+
+Pipelined: ``pp`` regions of the wafer each hold a share of the layers; one microbatch's
+activations hop between two regions over the on-wafer mesh (simulated). Weight
+streaming: one layer's fp16 weights stream in over the I/O links while the previous
+layer's gradients stream out, on every wafer at once (simulated); streaming overlaps
+compute, so only ``max(0, stream - compute)`` is exposed. Compute is a roofline of the
+preset's efficiency (``max(FLOPs / (peak x efficiency), bytes / memory bandwidth)``):
+a wafer has no GEMM kernels to fit.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from sim_core.errors import SpecError
+from sim_core.spec.schema import LINK_KINDS
+from sim_core.workloads.collectives.algorithms import collective_engine
+from sim_core.workloads.training.comm import simulate_groups
+from sim_core.workloads.training.memory import BYTES_PER_PARAM, check_memory, memory_per_device_bytes
+from sim_core.workloads.training.plan import bad as _bad, layout as _layout, microbatch_count
+from sim_core.workloads.training.schedule import OPTIMIZER_TRAFFIC_BYTES
+from sim_core.workloads.training.estimate import result
+
+
+def roofline_s(spec, flops: float, mem_bytes: float, share: float = 1.0) -> tuple[float, float]:
+    """(compute seconds, memory stall seconds) of ``flops`` touching ``mem_bytes`` on
+    ``share`` of one chip: peak x the preset's efficiency against memory bandwidth."""
+    c = spec.chip
+    t_flop = flops / (c.peak_flops * c.compute_efficiency * share)
+    t_mem = mem_bytes / (c.memory_bandwidth_Bps * share)
+    return t_flop, max(0.0, t_mem - t_flop)
+
+
+def _wafer_comm(fab, spec, model, plan, mode, progress) -> dict:
+    """Wafer: one layer's weights in and gradients out over I/O (weight streaming), or one
+    activation hop between two regions on the mesh (pipelined)."""
+    if plan.free_comm:
+        return {"stream": (0.0, "none"), "act": (0.0, "none"), "dp": (0.0, "none")}
+    layer_bytes = 2.0 * model.parameters() / model.layers
+    out = {"stream": (0.0, "none"), "act": (0.0, "none"), "dp": (0.0, "none")}
+    if mode == "weight-streaming":
+        progress("simulating one layer's weights streaming in and gradients out on every wafer")
+        hosts = [int(fab.link_dst[(fab.link_src == fab.device_node(w))][-1]) for w in range(fab.n_chips)]
+        eng = collective_engine(fab, layer_bytes, 1, chunks_per_message=8)
+        ids = []
+        for w in range(fab.n_chips):
+            ids.append(eng.send(hosts[w], fab.device_node(w), layer_bytes))
+            ids.append(eng.send(fab.device_node(w), hosts[w], layer_bytes))
+        eng.run_until_idle(dt_s=1.0)
+        rel, fin = eng.message_times(ids)
+        busy = eng.link_busy_total_s
+        out["stream"] = (float(np.nanmax(fin - rel)), LINK_KINDS[fab.link_kind[int(np.argmax(busy))]])
+    else:
+        progress("simulating one microbatch's activations between two wafer regions")
+        act = 2.0 * plan.microbatch * model.seq * model.hidden if model.is_transformer else \
+            model.activation_bytes_per_sample() * plan.microbatch
+        eng = collective_engine(fab, act, 1, chunks_per_message=8)
+        mid = eng.send(fab.tile_id(0, 0, 0), fab.tile_id(0, 0, 1), act)
+        eng.run_until_idle(dt_s=1.0)
+        rel, fin = eng.message_times([mid])
+        out["act"] = (float(fin[0] - rel[0]), "noc")
+    if fab.n_chips > 1:
+        progress(f"simulating the gradient all-reduce across {fab.n_chips} wafers")
+        r = simulate_groups(fab, "allreduce", [[fab.device_node(w) for w in range(fab.n_chips)]], 2.0 * model.parameters())
+        out["dp"] = (r["time_s"], r["link_kind"])
+    return out
+
+
+def _wafer_mode(spec, model, plan) -> str:
+    if plan.wafer_mode not in ("auto", "pipelined", "weight-streaming"):
+        raise _bad("wafer_mode", plan.wafer_mode, "auto, pipelined or weight-streaming")
+    if plan.wafer_mode != "auto":
+        return plan.wafer_mode
+    p = model.parameters()
+    fits = p * sum(BYTES_PER_PARAM.values()) <= 0.8 * spec.chip.memory_bytes
+    return "pipelined" if fits else "weight-streaming"
+
+
+def _streaming_microbatch(spec, model, plan) -> int:
+    """Weight streaming: the most samples whose kept activations fit next to one layer."""
+    if plan.microbatch is not None:
+        return plan.microbatch
+    one = _streaming_memory(spec, model, replace(plan, microbatch=1), check=False)
+    room = spec.chip.memory_bytes - one["weights"] - one["grads"]
+    return int(max(1, min(model.batch // plan.dp, room // max(one["activations"], 1.0))))
+
+
+def _streaming_memory(spec, model, plan, check: bool = True) -> dict:
+    """On-wafer bytes in weight streaming: two layers of fp16 weights and gradients (one
+    in use, one in flight); optimizer state stays off-wafer; activations as with pipelining."""
+    layer = model.parameters() / model.layers
+    act = memory_per_device_bytes(model, replace(plan, pp=1, dp=1, virtual_stages=1), layer)["activations"]
+    mem = {"weights": 2 * 2.0 * layer, "grads": 2 * 2.0 * layer, "optimizer": 0.0, "activations": act}
+    mem["total"] = sum(mem.values())
+    if check and mem["total"] > spec.chip.memory_bytes:
+        cap = spec.chip.memory_bytes
+        raise SpecError("plan", "memory", f"{mem['total'] / 1e9:.1f} GB",
+                        f"{model.id} needs {mem['total'] / 1e9:.1f} GB on the wafer while streaming weights: "
+                        f"{(mem['total'] - cap) / 1e9:.1f} GB more than its {cap / 1e9:.0f} GB (lower the microbatch)")
+    return mem
+
+
+def estimate_wafer(fab, spec, model, plan, progress) -> dict:
+    mode = _wafer_mode(spec, model, plan)
+    n = fab.n_chips
+    if mode == "pipelined":
+        pp = plan.pp if plan.pp > 1 else model.layers
+        plan = _layout(spec, model, replace(plan, pp=pp, wafer_mode=mode), n)
+        mem = check_memory(spec, model, replace(plan, pp=1), model.parameters(), where="on the wafer")
+    else:
+        user_mb = plan.microbatch
+        plan = _layout(spec, model, replace(plan, pp=1, wafer_mode=mode), n)
+        plan = replace(plan, microbatch=_streaming_microbatch(spec, model, replace(plan, microbatch=user_mb)))
+        mem = _streaming_memory(spec, model, plan)
+    pp, dp, b = plan.pp, plan.dp, plan.microbatch
+    m = microbatch_count(model, plan, n)
+    flops_mb = model.flops_per_iteration(b, plan.recompute)
+    comm = _wafer_comm(fab, spec, model, plan, mode, progress)
+    if mode == "pipelined":
+        t_flop, stall = roofline_s(spec, flops_mb / pp, 2.0 * model.parameters() / pp * 4, share=1.0 / pp)
+        t_mb = t_flop + stall + 2 * comm["act"][0]
+        breakdown = {"compute": m * t_flop, "memory_stall": m * stall, "pipeline_bubble": (pp - 1) * t_mb,
+                     "comm_noc": m * 2 * comm["act"][0]}
+    else:
+        t_flop, stall = roofline_s(spec, flops_mb, 2.0 * model.parameters() * 4)
+        stream = m * 2 * model.layers * comm["stream"][0]  # weights in for forward and backward
+        breakdown = {"compute": m * t_flop, "memory_stall": m * stall, "pipeline_bubble": 0.0,
+                     f"comm_{comm['stream'][1]}": max(0.0, stream - m * (t_flop + stall))}
+    if comm["dp"][0] > 0:
+        breakdown[f"comm_{comm['dp'][1]}"] = breakdown.get(f"comm_{comm['dp'][1]}", 0.0) + comm["dp"][0]
+    # Weight streaming updates weights in the external memory units as gradients stream
+    # out (overlapped); pipelined, the wafer's SRAM runs Adam.
+    breakdown["optimizer"] = (model.parameters() * OPTIMIZER_TRAFFIC_BYTES / spec.chip.memory_bandwidth_Bps
+                              if mode == "pipelined" else 0.0)
+    iteration = sum(breakdown.values())
+    sim = {k: {"time_s": v[0], "link_kind": v[1]} for k, v in comm.items() if v[0] > 0}
+
+    return result(spec, model, plan, n, iteration, breakdown, mem,
+                   {"microbatches": m, "wafer_mode": mode, "simulated": sim})
+
+
+
