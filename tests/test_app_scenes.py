@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import re  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
@@ -25,8 +27,8 @@ def scene_window(qtbot):
     apply_theme(QApplication.instance(), dark=True)
     made = []
 
-    def make(scene="1"):
-        win = SceneWindow(scene, fast=True)
+    def make(scene="1", fast=True):
+        win = SceneWindow(scene, fast=fast)
         qtbot.addWidget(win)
         win.resize(960, 600)
         win.show()
@@ -58,7 +60,7 @@ def test_scene_opens_and_renders(scene_window, name):
     QApplication.processEvents()
     frames(win, 10)
     assert win.controller.engine.now_s > 0
-    assert win.study is not None and win.check.text().startswith("OK")
+    assert win.study is not None and win.check.text().startswith("Checked in this run")
     # panes run on one clock
     for f in win.controller.followers:
         assert f.engine.now_s == win.controller.engine.now_s
@@ -131,3 +133,126 @@ def test_exports_png_gif_mp4_csv_and_cancel(scene_window, tmp_path):
         ex.export_video(ex.scene_frames(win, 10, beats=[0], size=(320, 200)), tmp_path / "c.mp4", 10,
                         cancelled=lambda: True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.gif", "b.mp4", "m.csv", "v.png"]
+
+
+def test_check_line_is_never_the_previous_scenes(scene_window):
+    win = scene_window("1")
+    win.jobs.pool.waitForDone(60000)
+    QApplication.processEvents()
+    first = win.check.text()
+    assert first.startswith("Checked in this run") and "Measured: " in first
+    win.open_scene("2")
+    assert win.check.text() != first and win.check.text().startswith("Checking: ")
+    win.jobs.pool.waitForDone(60000)
+    QApplication.processEvents()
+    assert win.check.text().startswith("Checked in this run") and "neighbour traffic" in win.check.text()
+
+
+def _fits(label) -> bool:
+    """A word-wrapped label shows all of its text: its height for its width fits."""
+    return not label.isVisible() or label.heightForWidth(label.width()) <= label.height() + 2
+
+
+@pytest.mark.parametrize("name", list(shipped_scenes()))
+def test_presenter_at_720p_every_beat_readable(scene_window, name):
+    """1280x720 presenter fonts: no chart text cut off, no label truncated, the beat text in its own
+    band below the panes, axis units chosen by the app, nothing left from the previous beat or scene."""
+    win = scene_window(name, fast=False)  # full size: the rows and labels the audience sees
+    win.set_presenting(True, full_screen=False)
+    win.resize(1280, 720)
+    win.jobs.pool.waitForDone(300000)
+    QApplication.processEvents()
+    for b in range(len(win.scene.beats)):
+        win.goto_beat(b)
+        frames(win, 2)
+        assert win.chart.overflowing_texts() == [], (b, win.chart.overflowing_texts())
+        for label in (win.title, win.point, win.overlay, win.check, win.finish, win.chart_title):
+            assert _fits(label), (b, label.text())
+        band = win.overlay.geometry()
+        panes = win.panes_box.geometry()
+        assert band.top() >= panes.bottom(), "the beat text never covers the panes"
+        bottom = win.chart.getAxis("bottom").labelText
+        assert not re.search(r"\(x[0-9]|[0-9]e[+-][0-9]", bottom), bottom  # no SI multipliers
+        if win.scene.view.chart in ("stacked", "ratio-bars"):
+            assert bottom.startswith("time") and bottom.endswith(("(ns)", "(us)", "(ms)", "(s)"))
+        state = win.dump_state()
+        assert win.scene.beats[b].text.split("**")[0].strip()[:10] in state["beat_text"]
+        assert "..." not in state["beat_text"] or "..." in win.scene.beats[b].text
+
+
+def test_axis_labels_do_not_leak_between_scenes(scene_window):
+    win = scene_window("4")
+    win.jobs.pool.waitForDone(120000)
+    QApplication.processEvents()
+    win.goto_beat(3)
+    assert win.chart.getAxis("left").labelText == "mean latency (cycles)"
+    win.open_scene("5")
+    win.jobs.pool.waitForDone(120000)
+    QApplication.processEvents()
+    assert "cycles" not in win.chart.getAxis("bottom").labelText
+    assert not win.chart.getPlotItem().getAxis("left").isVisible() or win.chart.getAxis("left").labelText == ""
+
+
+def test_dump_state_has_what_the_window_shows(scene_window, tmp_path):
+    import json
+    from app.scenes.cli import window_state
+    win = scene_window("1")
+    win.goto_beat(4)
+    state = window_state(win, QApplication.instance(), 5)
+    json.dumps(state)  # plain data
+    text = " ".join(state["visible_text"])
+    for bit in ("Leaving the chip", "Ethernet", state["check_line"], state["chart"]["title"], "time (", "x"):
+        assert bit in text, bit
+    values = {v["label"]: v["value"] for v in state["chart"]["values"]}
+    assert len(values) == 5 and state["chart"]["unit"] in ("ns", "us")
+    assert state["check"]["passed"] and state["check"]["shown"].endswith("x")
+    assert max(values.values()) / min(values.values()) == pytest.approx(state["study_values"]["max_offchip_over_onchip"])
+
+
+def test_bisection_is_highlighted_with_its_load(scene_window):
+    win = scene_window("2")
+    win.goto_beat(2)
+    frames(win, 20)
+    assert win.bisection and len(win.bisection) == 2 * win.run.sims[0].fabric.tile_rows
+    assert sorted(win.views[0].highlighted) == sorted(win.bisection)
+    assert "crossing the bisection" in win.live_line() and "busy" in win.live_line()
+
+
+def test_browser_thumbnails_render_off_the_gui_thread(qtbot, tmp_path, monkeypatch):
+    from app.windows import scene_browser as sb
+    monkeypatch.setattr(sb, "cache_dir", lambda: tmp_path)
+    calls = []
+    real = sb.render_thumbnail
+
+    def spy(path, *a):
+        from PySide6.QtCore import QThread
+        calls.append(QThread.currentThread() is QApplication.instance().thread())
+        return real(path, *a)
+    monkeypatch.setattr(sb, "render_thumbnail", spy)
+    dlg = sb.SceneBrowser()
+    qtbot.addWidget(dlg)
+    assert dlg.list.count() == 8  # listed at once, placeholders first
+    qtbot.waitUntil(lambda: dlg.pending == 0, timeout=120000)
+    assert calls and not any(calls), "thumbnails are rendered on a worker thread"
+    assert len(list(tmp_path.glob("*.png"))) == 8
+    dlg.close()
+    assert dlg.jobs.pool.activeThreadCount() == 0
+
+
+def test_thumbnail_cache_key_follows_the_scene_folder_and_the_version(tmp_path, monkeypatch):
+    import shutil
+    from app.windows import scene_browser as sb
+    src = shipped_scenes()["4-congestion"]
+    shutil.copy(src, tmp_path / src.name)
+    shutil.copy(src.parent / "noc-lab-16x16.toml", tmp_path / "noc-lab-16x16.toml")
+    a = sb.cache_key(tmp_path / src.name)
+    (tmp_path / "noc-lab-16x16.toml").write_text((tmp_path / "noc-lab-16x16.toml").read_text().replace(
+        "power_W = 10", "power_W = 11"))
+    b = sb.cache_key(tmp_path / src.name)
+    assert b != a
+    sb._shared_key.cache_clear()
+    monkeypatch.setattr(sb.metadata, "version", lambda name: "99.0")
+    try:
+        assert sb.cache_key(tmp_path / src.name) != b
+    finally:
+        sb._shared_key.cache_clear()

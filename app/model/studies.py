@@ -15,14 +15,14 @@ import numpy as np
 
 from sim_core import build_fabric, load_architecture
 from sim_core.workloads import collectives, experiments
-from sim_core.workloads.noc import run_noc, throughput_bound
 
 from sim_core.workloads import training
 from sim_core.spec.models import load_model
 
 from app.model import training_studies as ts
+from app.model.studies_noc import congestion
 
-AI_COMPUTE_SOURCE = "Amodei and Hernandez, 'AI and Compute', OpenAI 2018 (hardware.md)"
+AI_COMPUTE_SOURCE = "Amodei and Hernandez, 'AI and Compute', OpenAI blog, May 2018"
 # (name, petaflop/s-days, year as decimal: publication month, approximate)
 AI_COMPUTE = [
     ("Dropout", 0.0021, 2012.5), ("AlexNet", 0.0058, 2012.75), ("Visualizing CNNs", 0.0062, 2013.85),
@@ -43,6 +43,9 @@ class StudyResult:
     values: dict[str, float] = field(default_factory=dict)
     value_why: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    side: list[dict] = field(default_factory=list)  # a small second table, another unit (scene 7's days)
+    side_title: str = ""
+    fit: dict = field(default_factory=dict)  # a fitted line the chart draws (scene 7)
 
     def add(self, label: str, value: float, why: str, group: str = "", **extra) -> None:
         self.rows.append(dict(label=label, value=float(value), unit=self.unit, why=why, group=group, **extra))
@@ -52,17 +55,27 @@ class StudyResult:
         self.value_why[name] = why
 
 
+LADDER_NAMES = {  # short labels for a projector; the full path is in each bar's tooltip
+    "neighbouring cores on the wafer": "next core, on-chip mesh",
+    "GPU to GPU over NVLink (NVSwitch)": "next GPU, NVLink",
+    "GPU to GPU over PCIe (PCIe switch)": "next GPU, PCIe",
+    "GPU to GPU across InfiniBand": "other server, InfiniBand",
+    "GPU to GPU across Ethernet": "other server, Ethernet",
+}
+
+
 def latency_ladder(p: dict, fast: bool) -> StudyResult:
     nbytes = float(p.get("nbytes", 4.0))
     r = StudyResult(f"One {nbytes:g}-byte tensor over each kind of hop", "s",
                     note="time from send to last byte delivered, simulated by the engine")
     rows = experiments.latency_ladder(nbytes)
     for row in rows:
-        r.add(row["path"], row["time_s"], f"simulated ({row['architecture']}: {' > '.join(row['link_kinds'])})",
-              times=row["times_on_chip"])
+        r.add(LADDER_NAMES.get(row["path"], row["path"]), row["time_s"], f"simulated, {row['path']} ({row['architecture']}: {' > '.join(row['link_kinds'])}); "
+              f"{row['times_on_chip']:,.0f}x the on-chip hop", ratio=row["times_on_chip"])
     on = rows[0]["time_s"]
     off = [x["time_s"] for x in rows[1:]]
     r.put("min_offchip_over_onchip", min(off) / on, "simulated: fastest off-chip hop / on-chip hop")
+    r.put("max_offchip_over_onchip", max(off) / on, "simulated: slowest off-chip hop / on-chip hop")
     r.put("orders_of_magnitude", math.log10(max(off) / on), "simulated: log10(slowest / fastest)")
     return r
 
@@ -71,7 +84,7 @@ def bisection(p: dict, fast: bool) -> StudyResult:
     ks = [4, 8] if fast else list(p.get("ks", [4, 8, 16]))
     r = StudyResult("Whole-mesh throughput as the mesh grows", "flits/cycle",
                     note="neighbour traffic grows with k^2 cores; all-to-all with k (the bisection)")
-    rows = experiments.bisection_scaling(tuple(ks), cycles=1200 if fast else 2000, warmup=300)
+    rows = experiments.bisection_scaling(tuple(ks), cycles=900 if fast else 1200, warmup=300)
     for row in rows:
         r.add(f"{row['k']}x{row['k']} {row['pattern']}", row["total_flits_per_cycle"],
               f"simulated; closed-form bound {row['bound_per_core'] * row['k'] ** 2:g} flits/cycle "
@@ -85,43 +98,29 @@ def bisection(p: dict, fast: bool) -> StudyResult:
 
 
 def allreduce_algorithms(p: dict, fast: bool) -> StudyResult:
-    grids = [[2, 4], [4, 4]] if fast else [list(g) for g in p.get("grids", [[2, 4], [4, 4], [4, 4, 4]])]
+    grids = [[2, 4], [4, 4]] if fast else [list(g) for g in p.get("grids", [[4, 4], [4, 4, 4]])]
     nbytes = float(p.get("nbytes", 64e6))
     spec = load_architecture(str(p.get("architecture", "tpu-v4")))
-    r = StudyResult(f"All-reduce of {nbytes / 1e6:g} MB: time per algorithm", "s",
-                    note="busbw = algbw x 2(p-1)/p (nccl-tests); simulated chunk by chunk")
+    r = StudyResult(f"All-reduce of {nbytes / 1e6:g} MB on TPU v4 tori: time and bus bandwidth", "s",
+                    note="bus bandwidth = bytes / time x 2(p-1)/p (nccl-tests); simulated chunk by chunk")
     best = {}
     for g in grids:
         fab = build_fabric(spec, dims=g, tiles=(1, 1))
         ranks = [fab.device_node(d) for d in range(fab.n_chips)]
         for algo in ("ring", "tree", "rhd", "torus"):
             res = collectives.run_collective(fab, "allreduce", algo, ranks, nbytes, chunks_per_message=4 if fast else 16)
-            r.add(f"{len(ranks)} chips {algo}", res["time_s"],
-                  f"simulated; bus bandwidth {res['busbw_GBps']:.0f} GB/s", group=algo, busbw=res["busbw_GBps"])
+            r.add(f"{'x'.join(map(str, g))} {ALGO_NAMES.get(res['algo'], res['algo'])}", res["time_s"],
+                  f"simulated ({res['algo']}); bus bandwidth {res['busbw_GBps']:.0f} GB/s; busiest link: "
+                  f"{res['bottleneck_link_kind']}", group=ALGO_NAMES.get(algo, algo), busbw_GBps=res["busbw_GBps"])
             best[(len(ranks), algo)] = res["time_s"]
     n = max(k[0] for k in best)
     r.put("ring_over_torus_at_largest", best[(n, "ring")] / best[(n, "torus")], f"simulated at {n} chips")
+    r.put("torus_busbw_at_largest_GBps", max(row["busbw_GBps"] for row in r.rows if row["group"] == "torus"),
+          f"simulated at {n} chips")
     return r
 
 
-def congestion(p: dict, fast: bool) -> StudyResult:
-    k = int(p.get("k", 8))
-    rates = [0.1, 0.2] if fast else list(p.get("rates", [0.05, 0.1, 0.15, 0.2, 0.25, 0.3]))
-    patterns = list(p.get("patterns", ["uniform", "hotspot", "transpose"]))
-    cycles = 1200 if fast else 2500
-    r = StudyResult(f"Latency vs offered load on a {k}x{k} mesh", "cycles",
-                    note=f"closed-form uniform capacity 4/k = {throughput_bound(k, False):g} flits/core/cycle")
-    lat = {}
-    for pat in patterns:
-        for rate in rates:
-            res = run_noc(k, pat, rate, cycles=cycles, warmup=300, packet_flits=1)
-            lat[(pat, rate)] = res["avg_latency_cycles"] or 0.0
-            r.add(f"{pat} @ {rate:g}", lat[(pat, rate)], f"simulated; accepted {res['accepted_rate']:.3f} of "
-                  f"{res['offered_rate']:.3f} offered", group=pat, x=rate)
-    at = float(p.get("compare_at", 0.2))
-    r.put("hotspot_over_uniform_latency", lat[("hotspot", at)] / lat[("uniform", at)],
-          f"simulated at {at:g} flits/core/cycle")
-    return r
+ALGO_NAMES = {"ring": "ring", "tree": "tree", "rhd": "halving/doubling", "torus": "torus"}
 
 
 def training_compare(p: dict, fast: bool) -> StudyResult:
@@ -200,23 +199,32 @@ def scaling_out(p: dict, fast: bool) -> StudyResult:
 
 
 def ai_compute(p: dict, fast: bool) -> StudyResult:
+    """The landmark runs (year, PF/s-days), the least-squares doubling time of the points shown,
+    and what AlphaGo Zero's compute takes on a few presets (days, a separate table)."""
     r = StudyResult("Compute of landmark training runs", "PF/s-days", note=AI_COMPUTE_SOURCE)
-    for name, pfd, year in AI_COMPUTE:
+    for name, pfd, year in sorted(AI_COMPUTE, key=lambda a: a[2]):
         r.add(name, pfd, f"{AI_COMPUTE_SOURCE}; date approximate", x=year)
-    years = np.array([a[2] for a in AI_COMPUTE])
-    logs = np.log2([a[1] for a in AI_COMPUTE])
-    # the trend of the largest runs: fit the running maximum, as the chart's line does
-    top = np.maximum.accumulate(logs[np.argsort(years)])
-    slope = np.polyfit(np.sort(years), top, 1)[0]
-    r.put("doubling_months", 12.0 / slope, "closed form: least-squares fit of log2(compute) of the largest runs")
-    r.put("growth_2012_2018", 1862.0 / 0.0058, "AlphaGo Zero / AlexNet, " + AI_COMPUTE_SOURCE)
-    r.put("moore_growth_same_years", 2 ** ((2017.8 - 2012.75) / 2), "closed form: doubling every 2 years")
+    slope, icpt = fit_doubling([row["x"] for row in r.rows], [row["value"] for row in r.rows])
+    r.put("doubling_months", 12.0 / slope, "least-squares fit of log2(compute) against year, every run shown")
+    r.fit = {"slope_log2_per_year": slope, "intercept_log2": icpt}
+    big = max(r.rows, key=lambda row: row["value"])
+    first = next(row for row in r.rows if row["label"] == "AlexNet")
+    r.put("growth_2012_2018", big["value"] / first["value"], f"{big['label']} / {first['label']}, {AI_COMPUTE_SOURCE}")
+    r.put("moore_growth_same_years", 2 ** ((big["x"] - first["x"]) / 2), "doubling every 2 years over the same span")
+    r.put("fit_over_moore_rate", slope / 0.5, "fitted doublings per year / Moore's law's 0.5 per year")
     for pre, dev in zip(p.get("presets", ["dgx-a100", "tpu-v4", "wafer-wse2"]), p.get("devices", [64, 64, 1])):
         spec = load_architecture(pre)
         rate = dev * spec.chip.peak_flops * spec.chip.compute_efficiency
-        r.add(f"AlphaGo Zero on {dev} x {spec.chip.name}", 1862.0 * PFS_DAY_FLOP / rate / 86400, "closed form: "
-              f"FLOPs / (devices x peak x efficiency), preset {pre}", group="days", unit_override="days")
+        r.side.append(dict(label=f"{dev:,} x {spec.chip.name}", value=big["value"] * PFS_DAY_FLOP / rate / 86400,
+                           unit="days", why=f"{big['label']}'s FLOPs / (devices x peak x efficiency), preset {pre}"))
+    r.side_title = f"{big['label']}'s compute would take"
     return r
+
+
+def fit_doubling(years, values) -> tuple[float, float]:
+    """Least-squares line through (year, log2 value): (doublings per year, intercept)."""
+    slope, icpt = np.polyfit(np.asarray(years, float), np.log2(np.asarray(values, float)), 1)
+    return float(slope), float(icpt)
 
 
 def none(p: dict, fast: bool) -> StudyResult:
@@ -233,9 +241,14 @@ STUDIES = {
 _CACHE: dict[tuple, StudyResult] = {}
 
 
-def run_study(name: str, params: dict, fast: bool = False) -> StudyResult:
-    """The study's result; studies are deterministic, so each (name, params, fast) runs once a process."""
-    key = (name, repr(sorted(params.items())), fast)
+PANE_STUDIES = {"congestion"}  # studies that run the scene's own first pane
+
+
+def run_study(name: str, params: dict, fast: bool = False, panes=()) -> StudyResult:
+    """The study's result; studies are deterministic, so each (name, params, fast, panes) runs once a process."""
+    panes = tuple(panes) if name in PANE_STUDIES else ()
+    key = (name, repr(sorted(params.items())), fast, repr(panes))
     if key not in _CACHE:
-        _CACHE[key] = STUDIES[name](dict(params), fast)
+        fn = STUDIES[name]
+        _CACHE[key] = fn(dict(params), fast, panes) if panes else fn(dict(params), fast)
     return copy.deepcopy(_CACHE[key])

@@ -57,7 +57,10 @@ def add_breakdown(r, label: str, est: dict, group_prefix: str = "", x=None) -> N
     kinds = comm_kinds(est["breakdown_s"])
     days = est.get("time_to_train_days")
     tail = f"; {days:,.1f} days to train" if days is not None else ""
-    extra = {} if x is None else {"x": x}
+    extra = {"bar": label, "bar_total_s": est["iteration_s"], "days_to_train": days,
+             "budget": est.get("budget", "")}
+    if x is not None:
+        extra["x"] = x
     for part, value in parts.items():
         shown = part
         why = f"{SIMULATED}; plan {plan_text(est)}{tail}"
@@ -92,7 +95,8 @@ def add_gap(r, slow: dict, fast: dict) -> dict[str, float]:
     for part in ("compute", "memory", "communication"):
         r.add(f"extra time from {part} ({who})", max(0.0, a[part] - b[part]),
               f"sim_core.training: {part} time difference, {shares[part]:.0%} of the iteration-time gap",
-              group="gap")
+              group=part, bar="extra time of the slowest over the fastest",
+              bar_total_s=max(0.0, slow["iteration_s"] - fast["iteration_s"]), gap=True)
     return shares
 
 

@@ -1,7 +1,11 @@
-"""Command-line paths for scene files: the window, presenter mode, screenshots and --record.
+"""Command-line paths for scene files: the window, presenter mode, screenshots, --record,
+--check and --dump-state.
 
 ``--record`` plays every beat of the scene offscreen and encodes it; progress goes to
-stderr; a failure or Ctrl+C leaves no partial file (atomic write).
+stderr; a failure or Ctrl+C leaves no partial file (atomic write). ``--check`` runs the
+scene's check at full size without a window (``--json``: passed, value, says, wall_s).
+``--dump-state FILE`` opens the scene offscreen, runs ``--frames`` frames once its numbers
+are computed and writes what the window shows as JSON (atomic write).
 """
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ def _window(args, size: str):
 
 def run(args) -> int:
     try:
+        if getattr(args, "check", False):
+            return run_check(args)
+        if getattr(args, "dump_state", None):
+            return dump_state(args)
         if args.record:
             return record(args)
         if args.screenshot:
@@ -78,7 +86,7 @@ def screenshot(args) -> int:
     app, win = _window(args, args.size or "1600x1000")
     win.show()
     if args.presenter:
-        win.set_presenting(True)
+        win.set_presenting(True, full_screen=not args.size)
     app.processEvents()
     win.jobs.pool.waitForDone(120000)
     app.processEvents()
@@ -87,6 +95,8 @@ def screenshot(args) -> int:
         from app.windows.scene_browser import SceneBrowser
         target = SceneBrowser(win)
         target.show()
+        target.jobs.pool.waitForDone(300000)  # thumbnails render off the GUI thread
+        app.processEvents()
     c = win.controller
     for _ in range(args.frames or 120):
         c.advance(1 / 60, budget_s=1.0)
@@ -94,3 +104,55 @@ def screenshot(args) -> int:
     ok = write_screenshot(target, args.screenshot)
     win.close()
     return 0 if ok else 1
+
+
+def check_result(name: str, fast: bool = False) -> dict:
+    """The scene's check, computed headlessly: passed, value, shown, says, why, line, wall_s.
+
+    A check on a study value needs only the study; one on the panes (``pane1_over_pane0``)
+    plays every beat first.
+    """
+    from app.scenes.runner import open_scene
+    t0 = time.perf_counter()
+    run = open_scene(name, fast=fast)
+    if run.scene.check is None:
+        raise SpecError(run.source, "check", "(missing)", "a scene with a [check] table")
+    if run.scene.check.value not in run.compute_study().values:
+        run.run_all()
+    res = run.evaluate_check()
+    return {"scene": run.scene.title, **res.to_json(), "wall_s": round(time.perf_counter() - t0, 3)}
+
+
+def run_check(args) -> int:
+    import json
+    out = check_result(args.scene or "1")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{out['scene']}: {out['line']} ({out['value_name']} = {out['value']:.6g}; {out['wall_s']:.1f} s)")
+    return 0 if out["passed"] else 1
+
+
+def window_state(win, app, frames: int) -> dict:
+    """Wait for the scene's numbers, run ``frames`` frames, return ``win.dump_state()``."""
+    win.jobs.pool.waitForDone(300000)
+    app.processEvents()
+    for _ in range(frames):
+        win.controller.advance(1 / 60, budget_s=1.0)
+        app.processEvents()
+    return win.dump_state()
+
+
+def dump_state(args) -> int:
+    import json
+    from sim_core.atomic_io import write_atomic
+    app, win = _window(args, args.size or "1600x1000")
+    win.show()
+    if args.presenter:
+        win.set_presenting(True, full_screen=not args.size)
+    try:
+        state = window_state(win, app, args.frames or 60)
+        write_atomic(args.dump_state, json.dumps(state, indent=2) + "\n")
+    finally:
+        win.close()
+    return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from sim_core import SpecError
 
 from app.model.scenario import Scenario, build_simulation
@@ -39,10 +41,21 @@ class CheckResult:
     ok: bool
     says: str
     why: str
+    shown_as: str = "number"
+
+    @property
+    def shown(self) -> str:
+        from app.scenes.present import format_check_value
+        return format_check_value(self.value, self.shown_as)
 
     def line(self) -> str:
-        mark = "OK" if self.ok else "FAILED"
-        return f"{mark}: {self.says or self.value_name} ({self.value_name} = {self.value:.4g}; {self.why})"
+        """The check in plain words for the audience: the claim and what this run measured."""
+        head = "Checked in this run" if self.ok else "NOT true in this run"
+        return f"{head}: {self.says or self.value_name}. Measured: {self.shown}."
+
+    def to_json(self) -> dict:
+        return {"passed": self.ok, "value": self.value, "value_name": self.value_name, "shown": self.shown,
+                "says": self.says, "why": self.why, "line": self.line()}
 
 
 @dataclass
@@ -68,6 +81,10 @@ class SceneRun:
     def scenarios(self) -> list[Scenario]:
         return [pane_scenario(self.scene, p, i, self.source_dir, self.params[i]) for i, p in enumerate(self.scene.panes)]
 
+    def initial_scenarios(self) -> list[Scenario]:
+        """The panes as the file defines them (before any beat's ``set``): what studies run."""
+        return [pane_scenario(self.scene, p, i, self.source_dir, dict(p.params)) for i, p in enumerate(self.scene.panes)]
+
     def build(self) -> None:
         """(Re)build every pane's simulation from the current parameters; SpecError names the pane."""
         sims = []
@@ -81,7 +98,8 @@ class SceneRun:
 
     def compute_study(self) -> StudyResult:
         if self.study is None:
-            self.study = run_study(self.scene.study, self.scene.study_params, fast=self.fast)
+            self.study = run_study(self.scene.study, self.scene.study_params, fast=self.fast,
+                                   panes=self.initial_scenarios())
         return self.study
 
     # ------------------------------------------------------------------ beats
@@ -165,7 +183,7 @@ class SceneRun:
         v = vals[chk.value]
         ok = (chk.at_least is None or v >= chk.at_least) and (chk.at_most is None or v <= chk.at_most)
         why = self.study.value_why.get(chk.value, "simulated (panes in lock-step)")
-        return CheckResult(chk.value, v, ok, chk.says, why)
+        return CheckResult(chk.value, v, ok, chk.says, why, chk.shown_as)
 
     def run_all(self) -> CheckResult | None:
         for i in range(len(self.scene.beats)):
@@ -177,3 +195,24 @@ def open_scene(name_or_path: str, fast: bool = False) -> SceneRun:
     from app.scenes.spec import load_scene, resolve_scene_path
     path = resolve_scene_path(name_or_path)
     return SceneRun(load_scene(path), str(path), fast=fast)
+
+
+def core_links(fabric, row: int, col: int, chip: int = 0) -> np.ndarray:
+    """(K,) int64 links into and out of core (row, col) of ``chip``'s drawn mesh; empty if off the mesh."""
+    if not (0 <= row < fabric.tile_rows and 0 <= col < fabric.tile_cols):
+        return np.zeros(0, dtype=np.int64)
+    node = chip * fabric.tile_rows * fabric.tile_cols + row * fabric.tile_cols + col
+    return np.flatnonzero((fabric.link_src == node) | (fabric.link_dst == node)).astype(np.int64)
+
+
+def bisection_links(fabric, chip: int = 0) -> np.ndarray:
+    """(B,) int64 on-chip links of ``chip`` that cross the vertical middle of its mesh, both ways."""
+    tiles = np.flatnonzero(fabric.node_chip[: fabric.n_tiles] == chip)
+    if tiles.size < 2:
+        return np.zeros(0, dtype=np.int64)
+    mid = 0.5 * (fabric.node_x[tiles].min() + fabric.node_x[tiles].max())
+    noc = fabric.links_of_kind("noc")
+    src_x, dst_x = fabric.node_x[fabric.link_src[noc]], fabric.node_x[fabric.link_dst[noc]]
+    on_chip = fabric.node_chip[fabric.link_src[noc]] == chip
+    crosses = on_chip & ((src_x - mid) * (dst_x - mid) < 0)
+    return np.asarray(noc[crosses], dtype=np.int64)

@@ -90,13 +90,18 @@ class Highlight(BaseModel):
     chip: int | None = Field(None, ge=0, le=1 << 20, description="One chip (device index).")
     path: list[int] | None = Field(None, min_length=2, max_length=2, description="[src device, dst device]: "
                                    "the route between them.")
+    core: list[int] | None = Field(None, min_length=2, max_length=2, description="[row, col] of one core of "
+                                   "the first chip: the links into and out of it (a hotspot's target).")
+    bisection: bool = Field(False, description="The on-chip links that cross the middle of the first chip's mesh "
+                            "(left half to right half), with a live count of how busy they are.")
 
 
 class Beat(BaseModel):
     """One step of the story."""
 
     model_config = _STRICT
-    text: str = Field(max_length=600, description="What the presenter says (short Markdown).")
+    text: str = Field(max_length=600, description="What the presenter says (short Markdown); `{value}` or "
+                      "`{value:.1f}` is replaced by a number the study computed.")
     set: dict[str, Param] = Field(default_factory=dict, description="Workload parameter changes for every pane.")
     run: Run = Field(default_factory=Run, description="How long the beat runs.")
     highlight: Highlight = Field(default_factory=Highlight, description="What to light up.")
@@ -107,8 +112,12 @@ class View(BaseModel):
     model_config = _STRICT
     plots: list[Literal["utilization", "inflight", "rate", "heatmap"]] = Field(
         default_factory=lambda: ["utilization", "rate"], description="Live plots shown beside the view.")
-    chart: Literal["bars", "log-bars", "curve", "timeline", "none"] = Field(
-        "bars", description="How the study's numbers are drawn.")
+    chart: Literal["bars", "ratio-bars", "stacked", "log-bars", "curve", "timeline", "none"] = Field(
+        "bars", description="How the study's numbers are drawn: bars; ratio-bars (linear, each bar also as a "
+        "multiple of the first); stacked (one bar per machine, its parts stacked); log-bars; curve (x, y per "
+        "group); timeline (year against a log axis, with a least-squares line).")
+    chart_width: float = Field(0.36, ge=0.2, le=0.7, description="Share of the window's width the chart gets "
+                               "(the panes get the rest); dense charts need more.")
 
 
 class Check(BaseModel):
@@ -118,7 +127,10 @@ class Check(BaseModel):
     value: str = Field(max_length=80, description="Name of a value the study (or the panes) computes.")
     at_least: float | None = Field(None, allow_inf_nan=False, description="Lower bound (inclusive).")
     at_most: float | None = Field(None, allow_inf_nan=False, description="Upper bound (inclusive).")
-    says: str = Field("", max_length=200, description="The claim, in words, shown with the measured value.")
+    says: str = Field("", max_length=200, description="The claim, in plain words for the audience, shown with "
+                      "the measured value.")
+    shown_as: Literal["number", "ratio", "share", "months"] = Field(
+        "number", description="How the measured value is written: 367x (ratio), 17% (share), 3.2 months.")
 
 
 class Scene(BaseModel):
@@ -243,9 +255,14 @@ def check_scene_paths(scene: Scene, source: str) -> None:
 
 
 def shipped_scenes() -> dict[str, Path]:
-    """Shipped scene names (file stems) -> paths, in browser order."""
+    """Shipped scene names (file stems) -> paths, in browser order.
+
+    Scene files start with their number (``4-congestion.toml``); other TOML files in the
+    folder are architectures the scenes use (``noc-lab-16x16.toml``).
+    """
     from app.paths import scenes_dir
-    files = sorted(scenes_dir().glob("*.toml"))
+    files = sorted((f for f in scenes_dir().glob("*.toml") if f.name[:1].isdigit()),
+                   key=lambda f: (int(f.name.split("-", 1)[0]) if f.name.split("-", 1)[0].isdigit() else 0, f.name))
     return {f.stem: f for f in files}
 
 

@@ -1,8 +1,11 @@
-"""StudyChart: a scene's numbers as bars (or a curve), each able to say where it comes from.
+"""StudyChart: a scene's numbers (a ``ChartSpec``) as bars, stacked bars, curves or a timeline.
 
-The chart is rebuilt only when the beat (the number of revealed rows) changes, never per
-frame. Hovering a bar shows its value and its provenance (simulated, a closed form or a
-source) as a tooltip; ``why_at(i)`` gives the same text to tests.
+The chart is rebuilt only when the beat changes, never per frame. Units are chosen by
+``app.scenes.present`` (the axis says "ms" or "us"); pyqtgraph's SI-prefix multipliers are
+switched off. Each bar's label sits on its own line above the bar, so long names never
+cover another bar. Hovering a bar or a point shows where its number comes from;
+``why_at(i)`` gives the same text to tests, ``overflowing_texts()`` lists any text that
+does not fit inside the plot.
 """
 from __future__ import annotations
 
@@ -12,95 +15,213 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QToolTip
 
-from app.model import render_model as rm
+from app.scenes.present import ChartSpec, message_spec
 
 GROUP_COLORS = [(90, 170, 250), (250, 150, 60), (120, 220, 120), (230, 90, 200), (240, 220, 80)]
-
-
-def format_value(v: float, unit: str) -> str:
-    if unit == "s":
-        return rm.format_time(v)
-    return f"{v:,.4g} {unit}".strip()
+PART_COLORS = {"compute": (90, 170, 250), "memory": (120, 220, 120), "communication": (250, 150, 60),
+               "pipeline bubble": (170, 170, 185)}
+TEXT = (235, 235, 235)
 
 
 class StudyChart(pg.PlotWidget):
-    """Horizontal bars, one per revealed row; log scale for quantities spanning decades."""
+    """Draws one ``ChartSpec``; ``spec`` is what is on screen."""
 
     def __init__(self, parent=None):
         super().__init__(parent, background="#0b0e13")
         self.setMenuEnabled(False)
-        self.getPlotItem().hideButtons()
-        self.rows: list[dict] = []
-        self.log = False
+        pi = self.getPlotItem()
+        pi.hideButtons()
+        for name in ("left", "bottom"):
+            pi.getAxis(name).enableAutoSIPrefix(False)
         self.font_pt = 10
+        self.spec: ChartSpec = message_spec("")
+        self.texts: list[pg.TextItem] = []
+        self.two_line = False  # bar labels on two lines (name, then number) when one line is too wide
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-    def show_rows(self, title: str, rows: list[dict], log: bool = False, curve: bool = False) -> None:
+    # ------------------------------------------------------------------ drawing
+    def show_spec(self, spec: ChartSpec) -> None:
+        """Draw ``spec``; bar labels that do not fit on one line are redrawn on two."""
+        self._draw(spec, two_line=False)
+        if spec.bars and self.overflowing_texts():
+            self._draw(spec, two_line=True)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        spec = self.__dict__.get("spec")  # pyqtgraph calls this from its constructor, before ours ran
+        if spec is not None and spec.bars:
+            self.show_spec(self.spec)  # label wrapping depends on the width
+
+    def _draw(self, spec: ChartSpec, two_line: bool) -> None:
+        self.two_line = two_line
+        pi = self.getPlotItem()
         self.clear()
-        self.rows, self.log = list(rows), log
-        self.setTitle(f'<span style="font-size:{self.font_pt + 2}pt">{title}</span>')
+        if pi.legend is not None:
+            pi.legend.scene().removeItem(pi.legend) if pi.legend.scene() else None
+            pi.legend = None
+        self.texts = []
+        self.spec = spec
+        # The title is the window's job (a word-wrapped label above the chart): a plot title
+        # never wraps and would widen the chart past the window.
+        drawn = spec.kind != "message"
         for name in ("left", "bottom"):
-            self.getPlotItem().showAxis(name, bool(rows))
-        if not rows:
-            # Bare axes read as a fault on a projector: say what will appear and when.
-            waiting = "computing" in title
-            hint = pg.TextItem("the engine is computing these numbers..." if waiting else
-                               "the numbers appear beat by beat (Right / Page Down)",
-                               color=(170, 180, 195), anchor=(0.5, 0.5))
-            f = hint.textItem.font()
-            f.setPointSize(self.font_pt + 1)
-            hint.setFont(f)
-            hint.setPos(0.5, 0.5)
-            self.addItem(hint)
-            self.setXRange(0, 1)
-            self.setYRange(0, 1)
-            return
-        if curve and all("x" in r for r in rows):
-            self._curve(rows)
-        else:
-            self._bars(rows, log)
-
-    def _bars(self, rows, log) -> None:
-        vals = np.array([r["value"] for r in rows], dtype=float)
-        shown = np.log10(np.maximum(vals, 1e-30)) if log else vals
-        base = math.floor(shown.min()) - 0.5 if log else 0.0
-        groups = list(dict.fromkeys(r.get("group", "") for r in rows))
-        brushes = [pg.mkBrush(*GROUP_COLORS[groups.index(r.get("group", "")) % len(GROUP_COLORS)]) for r in rows]
-        y = np.arange(len(rows))[::-1]
-        self.addItem(pg.BarGraphItem(x0=base, y=y, height=0.7, width=shown - base, brushes=brushes))
-        for yi, r, s in zip(y, rows, shown):
-            t = pg.TextItem(f"{r['label']}:  {format_value(r['value'], r.get('unit_override', r['unit']))}",
-                            color=(235, 235, 235), anchor=(0, 0.5))
-            f = t.textItem.font()
+            pi.showAxis(name, drawn)
+            ax = pi.getAxis(name)
+            ax.setTicks(None)
+            ax.setLabel("")
+            f = ax.label.font()
             f.setPointSize(self.font_pt)
-            t.setFont(f)
-            t.setPos(base, yi)
-            self.addItem(t)
-        ax = self.getAxis("bottom")
-        ax.setLabel(f"log10({rows[0]['unit']})" if log else rows[0]["unit"])
-        self.getAxis("left").setTicks([[]])
-        self.setYRange(-0.6, len(rows) - 0.4)
-        self.setXRange(base, shown.max() * (1.05 if not log else 1) + (0.2 if log else 0))
+            ax.label.setFont(f)
+            ax.setStyle(tickFont=f)
+        getattr(self, f"_draw_{spec.kind}")(spec)
 
-    def _curve(self, rows) -> None:
-        self.addLegend(offset=(10, 10))
-        groups = list(dict.fromkeys(r.get("group", "") for r in rows))
-        for gi, g in enumerate(groups):
-            pts = [(r["x"], r["value"]) for r in rows if r.get("group", "") == g]
-            x, v = np.array(pts).T
-            self.plot(x, v, pen=pg.mkPen(GROUP_COLORS[gi % len(GROUP_COLORS)], width=3), symbol="o",
-                      symbolBrush=GROUP_COLORS[gi % len(GROUP_COLORS)], name=g)
-        self.getAxis("bottom").setLabel("offered load (flits per core per cycle)")
-        self.getAxis("left").setLabel(rows[0]["unit"])
+    def _text(self, s: str, x: float, y: float, anchor=(0, 0), size: int | None = None, color=TEXT, fill=None):
+        t = pg.TextItem(s, color=color, anchor=anchor, fill=fill)
+        f = t.textItem.font()
+        f.setPointSize(size or self.font_pt)
+        t.setFont(f)
+        t.setPos(x, y)
+        self.addItem(t)
+        self.texts.append(t)
+        return t
+
+    def _legend(self, names, colors, corner=(-10, 10)):
+        leg = self.addLegend(offset=corner, labelTextSize=f"{self.font_pt}pt", labelTextColor=TEXT,
+                             brush=pg.mkBrush(11, 14, 19, 220))
+        for name, c in zip(names, colors):
+            sample = pg.BarGraphItem(x0=[0], y=[0], height=[0], width=[0], brush=pg.mkBrush(*c), pen=None)
+            leg.addItem(sample, name)
+        leg.setColumnCount(2 if len(names) > 2 else 1)
+
+    def _draw_message(self, spec: ChartSpec) -> None:
+        self._text(spec.message, 0.5, 0.5, anchor=(0.5, 0.5), color=(170, 180, 195))
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(0, 1, padding=0)
+
+    def _draw_bars(self, spec: ChartSpec) -> None:
+        groups = list(dict.fromkeys(b["group"] for b in spec.bars))
+        n = len(spec.bars)
+        y = np.arange(n)[::-1].astype(float)
+        vals = np.array([b["value"] for b in spec.bars])
+        for gi, g in enumerate(groups):  # one item (one brush) per colour: pyqtgraph's fast path
+            sel = np.array([b["group"] == g for b in spec.bars])
+            self.addItem(pg.BarGraphItem(x0=0.0, y=y[sel] - self._bar_dy(), height=self._bar_h(), width=vals[sel],
+                                         brush=pg.mkBrush(*GROUP_COLORS[gi % len(GROUP_COLORS)]), pen=None))
+        self._bar_labels(spec, y)
+        self._frame_bars(spec, n, float(vals.max()))
+        if spec.legend:
+            self._legend(groups, GROUP_COLORS)
+
+    def _draw_stacked(self, spec: ChartSpec) -> None:
+        n = len(spec.bars)
+        y = np.arange(n)[::-1].astype(float)
+        parts = spec.legend
+        left = np.zeros(n)
+        for part in parts:
+            w = np.array([dict(b["segments"]).get(part, 0.0) for b in spec.bars])
+            self.addItem(pg.BarGraphItem(x0=left.copy(), y=y - self._bar_dy(), height=self._bar_h(), width=w, pen=None,
+                                         brush=pg.mkBrush(*PART_COLORS.get(part, GROUP_COLORS[4]))))
+            left += w
+        self._bar_labels(spec, y)
+        self._frame_bars(spec, n, float(left.max()))
+        self._legend(parts, [PART_COLORS.get(p, GROUP_COLORS[4]) for p in parts])
+
+    def _bar_span(self) -> tuple[float, float]:
+        """(bottom, top) of a bar relative to its row, in rows: below the row's label line(s)."""
+        n = max(len(self.spec.bars), 1)
+        row_px = max(self.getViewBox().height(), 120.0) / (n + 1.0)
+        text = (2 if self.two_line else 1) * 1.75 * self.font_pt / row_px
+        top = min(0.22, 0.5 - text - 0.04)
+        return max(-0.45, top - 0.5), top
+
+    def _bar_h(self) -> float:
+        lo, hi = self._bar_span()
+        return hi - lo
+
+    def _bar_dy(self) -> float:
+        lo, hi = self._bar_span()
+        return -0.5 * (lo + hi)
+
+    def _bar_labels(self, spec: ChartSpec, y) -> None:
+        sep = "\n" if self.two_line else ": "
+        for yi, b in zip(y, spec.bars):
+            self._text(f"{b['label']}{sep}{b['text']}", 0.0, yi + 0.5)
+
+    def _frame_bars(self, spec: ChartSpec, n: int, vmax: float) -> None:
+        pi = self.getPlotItem()
+        pi.hideAxis("left")
+        pi.getAxis("bottom").setLabel(spec.x_label)
+        # Room above the first bar for the legend (two names a line), sized in pixels.
+        lines = math.ceil(len(spec.legend) / (2 if len(spec.legend) > 2 else 1))
+        legend_px = lines * 2.1 * self.font_pt + 14 if spec.legend else 0.0
+        span = n + 0.15
+        height_px = max(self.getViewBox().height(), 120.0)
+        top = n - 0.35 + span * legend_px / max(height_px - legend_px, 60.0)
+        self.setYRange(-0.5, top, padding=0)
+        self.setXRange(0, vmax * 1.04 or 1.0, padding=0)
+
+    def _draw_curve(self, spec: ChartSpec) -> None:
+        self._legend([s["name"] for s in spec.series], GROUP_COLORS, corner=(10, 10))  # curves rise to the right
+        for gi, s in enumerate(spec.series):
+            c = GROUP_COLORS[gi % len(GROUP_COLORS)]
+            self.plot(s["x"], s["y"], pen=pg.mkPen(c, width=3), symbol="o", symbolBrush=c, symbolSize=9)
+        pi = self.getPlotItem()
+        pi.getAxis("bottom").setLabel(spec.x_label)
+        pi.getAxis("left").setLabel(spec.y_label)
+        ys = [v for s in spec.series for v in s["y"]]
+        xs = [v for s in spec.series for v in s["x"]]
+        self.setXRange(0, max(xs) * 1.05, padding=0)
+        self.setYRange(0, max(ys) * 1.12, padding=0)
+
+    def _draw_timeline(self, spec: ChartSpec) -> None:
+        s = spec.series[0]
+        ly = np.log10(s["y"])
+        self.plot(s["x"], ly, pen=None, symbol="o", symbolBrush=GROUP_COLORS[0], symbolSize=11)
+        mid = 0.5 * (min(s["x"]) + max(s["x"]))
+        for x, v, name in zip(s["x"], ly, s.get("point_labels", [])):
+            self._text(name, x, v, anchor=(0 if x < mid else 1, 1), size=max(7, self.font_pt - 3),
+                       color=(200, 205, 215))
+        if spec.fit:
+            self.plot(spec.fit["x"], np.log10(spec.fit["y"]), pen=pg.mkPen(GROUP_COLORS[1], width=3))
+            self._text(spec.fit["label"], 0.0, 0.0, anchor=(0, 0), size=max(7, self.font_pt - 2),
+                       color=GROUP_COLORS[1])
+        pi = self.getPlotItem()
+        pi.getAxis("left").setTicks([spec.y_ticks])
+        pi.getAxis("left").setLabel(spec.y_label)
+        pi.getAxis("bottom").setLabel(spec.x_label)
+        x0, x1 = min(s["x"]) - 0.4, max(s["x"]) + 1.2
+        y0, y1 = spec.y_ticks[0][0] - 0.3, spec.y_ticks[-1][0] + 1.6
+        self.setXRange(x0, x1, padding=0)
+        self.setYRange(y0, y1, padding=0)
+        if spec.fit:
+            self.texts[-1].setPos(x0 + 0.1, y1 - 0.1)
+        if spec.side:
+            # top left, under the fit's label: the points rise to the right, so that corner is empty
+            self._text("\n".join([spec.side_title + ":"] + spec.side), x0 + 0.1, y1 - 0.9, anchor=(0, 0),
+                       size=max(7, self.font_pt - 2), fill=pg.mkBrush(11, 14, 19, 230))
+
+    # ------------------------------------------------------------------ questions
+    def overflowing_texts(self) -> list[str]:
+        """Texts whose box reaches outside the plot area (cut off on screen)."""
+        vb = self.getViewBox()
+        vb.updateMatrix()
+        for t in self.texts:
+            t.updateTransform(force=True)
+        area = vb.sceneBoundingRect().adjusted(-1, -1, 1, 1)
+        return [t.textItem.toPlainText() for t in self.texts if not area.contains(t.sceneBoundingRect())]
 
     def why_at(self, i: int) -> str:
-        r = self.rows[i]
-        return f"{r['label']}: {format_value(r['value'], r.get('unit_override', r['unit']))}\n{r['why']}"
+        if self.spec.bars:
+            b = self.spec.bars[i]
+            return f"{b['label']}: {b['text']}\n{b['why']}"
+        pts = [(s["name"], x, y, w) for s in self.spec.series for x, y, w in zip(s["x"], s["y"], s["why"])]
+        name, x, y, w = pts[i]
+        return f"{name} at {x:g}: {y:,.4g} {self.spec.unit}\n{w}"
 
     def _on_mouse_moved(self, pos) -> None:
-        if not self.rows:
+        if not self.spec.bars:
             return
         p = self.getViewBox().mapSceneToView(pos)
-        i = len(self.rows) - 1 - int(round(p.y()))
-        if 0 <= i < len(self.rows):
+        i = len(self.spec.bars) - 1 - int(round(p.y()))
+        if 0 <= i < len(self.spec.bars):
             QToolTip.showText(self.mapToGlobal(self.mapFromScene(pos).toPoint()), self.why_at(i), self)

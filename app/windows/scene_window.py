@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar, QVBoxLayout,
@@ -23,7 +24,8 @@ from app.ui.controller import PLAYING, Controller
 from app.model.glossary import tooltip_for
 from app.ui.mesh_view import MeshView
 from app.ui.message_bar import MessageBar
-from app.scenes.runner import SceneRun
+from app.scenes.present import chart_spec, fill_text, message_spec
+from app.scenes.runner import SceneRun, bisection_links, core_links
 from app.scenes.spec import load_scene, resolve_scene_path, shipped_scenes
 from app.ui.study_chart import StudyChart
 from app.ui.workers import JobRunner
@@ -39,7 +41,16 @@ KEYS = {  # name: (text, shortcuts, tooltip)
     "browser": ("Scenes...", ("S",), "Pick a scene from thumbnails"),
     "export": ("Export...", ("Ctrl+E",), "Export a PNG, GIF, MP4 or the metrics CSV"),
 }
-OVERLAY_CSS = "background: rgba(10, 14, 20, 215); color: #f0f0f0; border-radius: 8px; padding: 10px;"
+BEAT_CSS = "background: #161c25; color: #f0f0f0; border-radius: 6px; padding: 6px 10px;"
+FONTS_PT = {  # widget: (presenter, normal); presenter sizes read from the back of a room at 1280x720
+    "title": (24, 17), "point": (15, 11), "overlay": (18, 13), "lines": (13, 11), "chart": (13, 10)}
+
+
+def plain_text(text: str) -> str:
+    """A label's text as the audience reads it: no Markdown stars, HTML tags or entities."""
+    import html
+    import re
+    return html.unescape(re.sub(r"<[^>]+>", "", text.replace("**", ""))).replace("\xa0", " ").strip()
 
 
 class SceneWindow(QMainWindow):
@@ -66,6 +77,8 @@ class SceneWindow(QMainWindow):
         self.statusBar().showMessage("Right/PgDn: next beat   Left/PgUp: back   Space: play/pause   F: presenter   "
                                      "B: blank   H: beat text   S: scenes   hover a bar: where its number comes from")
         self.controller = None
+        self.bisection = None
+        self.check_result = None
         self.open_scene(scene)
 
     # ------------------------------------------------------------------ building
@@ -87,20 +100,34 @@ class SceneWindow(QMainWindow):
         self.panes_lay.setContentsMargins(0, 0, 0, 0)
         split.addWidget(self.panes_box)
         self.chart = StudyChart()
-        split.addWidget(self.chart)
+        self.chart_title = QLabel()
+        self.chart_title.setWordWrap(True)
+        self.chart_title.setAlignment(Qt.AlignHCenter)
+        chart_box = QWidget()
+        cl = QVBoxLayout(chart_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.chart_title)
+        cl.addWidget(self.chart, 1)
+        split.addWidget(chart_box)
+        self.split = split
         split.setSizes([900, 500])
         lay.addWidget(split, 1)
+        # The beat text has its own band under the panes: it never covers chips or switches.
+        self.overlay = QLabel()
+        self.overlay.setWordWrap(True)
+        self.overlay.setTextFormat(Qt.MarkdownText)
+        lay.addWidget(self.overlay)
         self.finish = QLabel()
         self.finish.setToolTip("Both panes run on one simulated clock; the bar compares their last finished round")
         self.check = QLabel()
         self.check.setWordWrap(True)
         self.clock = QLabel()
-        for w in (self.finish, self.check, self.clock):
-            lay.addWidget(w)
-        self.overlay = QLabel(self.panes_box)
-        self.overlay.setWordWrap(True)
-        self.overlay.setTextFormat(Qt.MarkdownText)
-        self.overlay.setStyleSheet(OVERLAY_CSS)
+        self.finish.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.finish, 1)
+        row.addWidget(self.clock, 0, Qt.AlignRight | Qt.AlignBottom)
+        lay.addLayout(row)
+        lay.addWidget(self.check)
         self.stack.addWidget(page)
         blank = QWidget()
         blank.setStyleSheet("background: black;")
@@ -111,13 +138,15 @@ class SceneWindow(QMainWindow):
         self._apply_fonts()
 
     def _apply_fonts(self) -> None:
-        big = self.presenting
-        self.title.setStyleSheet(f"font-size: {30 if big else 17}pt; font-weight: bold;")
-        self.point.setStyleSheet(f"font-size: {18 if big else 11}pt; color: #c8d0da;")
-        self.overlay.setStyleSheet(OVERLAY_CSS + f"font-size: {22 if big else 13}pt;")
-        for w in (self.finish, self.check, self.clock):
-            w.setStyleSheet(f"font-size: {17 if big else 11}pt;")
-        self.chart.font_pt = 15 if big else 10
+        pt = {k: v[0 if self.presenting else 1] for k, v in FONTS_PT.items()}
+        self.title.setStyleSheet(f"font-size: {pt['title']}pt; font-weight: bold;")
+        self.point.setStyleSheet(f"font-size: {pt['point']}pt; color: #c8d0da;")
+        self.overlay.setStyleSheet(BEAT_CSS + f"font-size: {pt['overlay']}pt;")
+        for w in (self.finish, self.check, self.clock, *self.pane_labels):
+            w.setStyleSheet(f"font-size: {pt['lines']}pt;")
+        self.check.setStyleSheet(f"font-size: {pt['lines']}pt; color: #9fe0a8;")
+        self.chart_title.setStyleSheet(f"font-size: {pt['chart'] + 1}pt; color: #e6e6e6;")
+        self.chart.font_pt = pt["chart"]
 
     def _make_views(self, n: int) -> None:
         while len(self.views) < n:
@@ -132,6 +161,7 @@ class SceneWindow(QMainWindow):
             self.panes_lay.addWidget(box)
             self.views.append(view)
             self.pane_labels.append(label)
+            self._apply_fonts()
         for i, view in enumerate(self.views):
             view.parentWidget().setVisible(i < n)
 
@@ -156,11 +186,24 @@ class SceneWindow(QMainWindow):
         self.point.setText(scene.point)
         self.point.setToolTip(tooltip_for(scene.point))
         self._make_views(len(scene.panes))
-        self.chart.show_rows("computing the scene's numbers...", [])
+        share = scene.view.chart_width
+        self.split.setSizes([int(1000 * (1 - share)), int(1000 * share)])
+        self._show_chart(message_spec("computing these numbers..."))
+        chk = scene.check
+        self.check.setText(f"Checking: {chk.says} (the engine is computing it...)" if chk else "")
         self.jobs.submit("study", lambda progress: run.compute_study(), lambda st, r=run: self._on_study(r, st),
                          lambda msg, details: self.message_bar.show_error(f"Study failed: {msg}", details))
         self.goto_beat(0)
         return True
+
+    def _prefetch_next(self) -> None:
+        """Compute the next scene's numbers in the background (cached), so it opens with them."""
+        try:
+            path = self.neighbour_scene(+1)
+            nxt = SceneRun(load_scene(path), str(path), fast=self.fast)
+        except (SpecError, ValueError):
+            return
+        self.jobs.submit("prefetch", lambda progress: nxt.compute_study(), lambda st: None, lambda m, d: None)
 
     def goto_beat(self, i: int) -> None:
         """Show beat ``i``: replay the scene's parameter changes from the start (deterministic)."""
@@ -171,11 +214,15 @@ class SceneWindow(QMainWindow):
         for j in range(i + 1):
             beat = self.run.enter_beat(j)
         self._install()
-        self.overlay.setText(f"**{i + 1}/{len(self.scene.beats)}** &nbsp; {beat.text}")
+        self._show_beat_text()
         self.overlay.setToolTip(tooltip_for(beat.text))
         self._highlight(beat.highlight)
         self._show_numbers()
-        self._place_overlay()
+
+    def _show_beat_text(self) -> None:
+        beat = self.scene.beats[self.run.beat]
+        values = self.study.values if self.study is not None else None
+        self.overlay.setText(f"**{self.run.beat + 1}/{len(self.scene.beats)}** &nbsp; {fill_text(beat.text, values)}")
 
     def _install(self) -> None:
         sims = self.run.sims
@@ -193,11 +240,17 @@ class SceneWindow(QMainWindow):
         self.controller.followers = sims[1:]
 
     def _highlight(self, hl) -> None:
+        self.bisection = None
         for view, sim in zip(self.views, self.run.sims):
             links = []
             f = sim.fabric
             try:
-                if hl.link_kind:
+                if hl.bisection:
+                    links = bisection_links(f).tolist()
+                    self.bisection = self.bisection if self.bisection is not None else links
+                elif hl.core:
+                    links = core_links(f, *hl.core).tolist()
+                elif hl.link_kind:
                     links = f.links_of_kind(hl.link_kind).tolist()
                 elif hl.path:
                     links = sim.engine.router.path(f.device_node(hl.path[0]), f.device_node(hl.path[1]))
@@ -211,20 +264,26 @@ class SceneWindow(QMainWindow):
         if run.scene is self.scene:
             self.study = study
             self.run.study = study
+            self._show_beat_text()
             self._show_numbers()
+            self._prefetch_next()
 
     def _show_numbers(self) -> None:
         st = self.study
         if st is None:
             return
         reveal = self.scene.beats[self.run.beat].reveal
-        rows = st.rows if reveal < 0 else st.rows[:reveal]
-        chart = self.scene.view.chart
-        self.chart.show_rows(st.title, rows, log=chart in ("log-bars", "timeline"), curve=chart == "curve")
+        self._show_chart(chart_spec(st, self.scene.view.chart, reveal))
         self.chart.setToolTip(tooltip_for(st.title + " " + st.note) + ("<br>" if st.note else "") + st.note)
         res = self.run.evaluate_check()
+        self.check_result = res
         self.check.setText(res.line() if res else "")
-        self.check.setToolTip(tooltip_for(res.says) if res else "")
+        self.check.setToolTip(f"{res.value_name} = {res.value:.6g} ({res.why})" if res else "")
+
+    def _show_chart(self, spec) -> None:
+        self.chart_title.setText(spec.title)
+        self.chart_title.setVisible(bool(spec.title))
+        self.chart.show_spec(spec)
 
     # ------------------------------------------------------------------ per frame
     def _on_frame(self) -> None:
@@ -233,41 +292,62 @@ class SceneWindow(QMainWindow):
             view.update_frame(sim.engine, c.display_t, throttle=c.state == PLAYING)
         self.clock.setText(f"t = {rm.format_time(c.display_t)} simulated (one clock for every pane)")
         self._update_finish_bar()
-        if self.panes_box.size() != getattr(self, "_overlay_for", None):
-            self._overlay_for = self.panes_box.size()
-            self._place_overlay()
 
     def _update_finish_bar(self) -> None:
+        self.finish.setText(self.live_line())
+
+    def live_line(self) -> str:
+        """One line of live, simulated numbers under the panes (plain words, no ratio: the check has it)."""
         sims = [self.controller.sim, *self.controller.followers]
-        if len(sims) < 2:
-            last = sims[0].workload.last_round_s()
-            self.finish.setText(f"last round: {rm.format_time(last)} (simulated)" if last else "")
-            return
-        t = [s.workload.last_round_s() for s in sims]
-        names = [p.label.split(":")[0] or s.spec.name for p, s in zip(self.scene.panes, sims)]
-        if None in t:
-            self.finish.setText("waiting for both panes to finish a round...")
-            return
-        fast, slow = (0, 1) if t[0] <= t[1] else (1, 0)
-        w = [int(300 * x / max(t)) for x in t]
-        # Spans size to their content (a div would fill the cell and make both bars equal).
-        bars = "".join(f'<tr><td>{names[i]}&nbsp;</td><td><span style="background:{c}">'
-                       f'{"&nbsp;" * max(1, w[i] // 6)}</span>&nbsp;{rm.format_time(t[i])}</td></tr>'
-                       for i, c in ((0, "#5aaaf8"), (1, "#fa963c")))
-        self.finish.setText(f"<table>{bars}</table><b>{names[fast]}</b> finishes a round first, "
-                            f"<b>{t[slow] / t[fast]:.2f}x</b> faster (simulated, same clock)")
+        parts = []
+        if self.bisection:
+            from sim_core.engine.view import link_average_utilization
+            f = sims[0].fabric
+            util = link_average_utilization(sims[0].engine)
+            mesh = f.links_of_kind("noc")
+            across = mesh[f.node_y[f.link_src[mesh]] == f.node_y[f.link_dst[mesh]]]  # left-right links
+            others = np.setdiff1d(across, self.bisection)
+            parts.append(f"the {len(self.bisection)} links crossing the bisection (yellow) are "
+                         f"{util[self.bisection].mean():.0%} busy, the other left-right links "
+                         f"{util[others].mean():.0%}")
+        if self.scene.study == "congestion" and sims[0].workload.kind == "noc":
+            from app.model.studies_noc import little_latency_s
+            from sim_core.workloads.noc import CYCLE_S
+            warm = float(self.scene.study_params.get("warmup_s", 0.0))
+            lat = little_latency_s(sims[0].engine, warm) if sims[0].engine.now_s > warm else None
+            queue = int(sims[0].engine.link_queue().max(initial=0))
+            parts.append(f"mean latency {lat / CYCLE_S:,.0f} cycles" if lat else "measuring latency...")
+            parts.append(f"longest queue {queue} flits")
+        if sims[0].workload.kind == "training":
+            busy = [s.engine.bytes_in_flight > 0 for s in sims]
+            names = [p.label.split(":")[0] or s.spec.name for p, s in zip(self.scene.panes, sims)]
+            computing = [n for n, b in zip(names, busy) if not b]
+            if computing:  # a compute phase: nothing moves on the links, and that is the point
+                parts.append(f"computing, no link traffic: {', '.join(computing)}")
+        rounds = [s.workload.last_round_s() for s in sims]
+        if any(r is not None for r in rounds) and sims[0].workload.kind != "noc":
+            names = [p.label.split(":")[0] or s.spec.name for p, s in zip(self.scene.panes, sims)]
+            parts.append("last animated round: " + ", ".join(
+                f"{n} {rm.format_time(r) if r is not None else 'running...'}" for n, r in zip(names, rounds)))
+        return "; ".join(parts)
 
-    def resizeEvent(self, ev) -> None:
-        super().resizeEvent(ev)
-        self._place_overlay()
-
-    def _place_overlay(self) -> None:
-        box = self.panes_box
-        w = max(200, box.width() - 40)
-        self.overlay.setFixedWidth(w)
-        self.overlay.adjustSize()
-        self.overlay.move(20, max(0, box.height() - self.overlay.height() - 20))
-        self.overlay.raise_()
+    def dump_state(self) -> dict:
+        """What the window shows, as data: every visible text, the chart's values, the check."""
+        spec = self.chart.spec
+        beat = self.scene.beats[self.run.beat]
+        texts = [plain_text(t) for t in (self.title.text(), self.point.text(), self.overlay.text(), self.check.text(),
+                 self.finish.text(), self.clock.text(), *[l.text() for l in self.pane_labels[:len(self.scene.panes)]])]
+        res = self.run.evaluate_check() if self.study is not None else None
+        return {
+            "scene": self.scene.title, "path": str(self.path), "beat": self.run.beat + 1,
+            "beats": len(self.scene.beats), "presenting": self.presenting,
+            "visible_text": [t for t in texts if t] + spec.visible_text(),
+            "beat_text": plain_text(self.overlay.text()), "check_line": self.check.text(),
+            "chart": spec.to_json(), "check": res.to_json() if res else None,
+            "study_values": dict(self.study.values) if self.study is not None else {},
+            "pane_values": self.run.pane_values(), "highlight": beat.highlight.model_dump(),
+            "simulated_s": self.controller.engine.now_s,
+        }
 
     # ------------------------------------------------------------------ actions
     def act_next_beat(self) -> None:
@@ -299,14 +379,17 @@ class SceneWindow(QMainWindow):
     def act_leave_presenter(self) -> None:
         self.set_presenting(False)
 
-    def set_presenting(self, on: bool) -> None:
+    def set_presenting(self, on: bool, full_screen: bool = True) -> None:
+        """Presenter mode: controls hidden, large fonts; full screen unless a size was asked for."""
         self.presenting = on
         for w in (self.toolbar, self.statusBar(), self.menuBar()):
             w.setVisible(not on)
-        self.showFullScreen() if on else self.showNormal()
+        if on and full_screen:
+            self.showFullScreen()
+        elif not on:
+            self.showNormal()
         self._apply_fonts()
         self._show_numbers()
-        self._place_overlay()
 
     def act_blank(self) -> None:
         self.stack.setCurrentIndex(1 - self.stack.currentIndex())
