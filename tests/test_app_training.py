@@ -20,16 +20,16 @@ TRAINING = SCENARIOS["default"].replace(name="training", workload="training", ch
 
 
 def test_training_workload_repeats_rounds_of_schedule_iteration():
-    sim = build_simulation(TRAINING)
+    sim = build_simulation(TRAINING.replace(size=1))  # one server: the same schedule, fewer messages
     wl = sim.workload
     assert isinstance(wl, TrainingIteration) and wl.model.id == "bert-large"
     assert wl.plan == training.auto_plan(sim.spec, wl.model, sim.fabric.n_chips)
     eng = sim.engine
     t = 0.0
-    while len(wl.log.durations) < 3 and t < 5.0:
+    while len(wl.log.durations) < 2 and t < 5.0:
         eng.step(2e-3)
         t += 2e-3
-    assert len(wl.log.durations) >= 3
+    assert len(wl.log.durations) >= 2
     # every round is the same schedule on a fresh engine slot: ids are recycled, durations equal
     assert np.ptp(wl.log.durations) <= 1e-9 * max(wl.log.durations)
     assert wl.ids.size > 0  # the next round is scheduled

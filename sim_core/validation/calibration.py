@@ -26,17 +26,17 @@ from sim_core.workloads.collectives import fitted
 from sim_core.workloads.collectives.run import run_collective
 
 TOLERANCE = 0.10
-ISSUE_149 = "NVIDIA/nccl-tests issues 149 and 175 (maintainer): 232.5 GB/s measured, ~77% of NVLink3's 300"
-NCCL_1455 = "NVIDIA/nccl issue 1455; nccl-tests issue 212"
+NCCL_TESTS_149 = "NVIDIA/nccl-tests#149 and #175 (maintainer): 232.5 GB/s measured, ~77% of NVLink3's 300"
+NCCL_1455 = "NVIDIA/nccl#1455; nccl-tests#212"
 ML_ENG = ("stas00/ml-engineering, network/benchmarks: 8x H200 SXM (NVLink4 + NVSwitch as H100), nccl-tests "
           "all-reduce; simulated on the dgx-h100 preset, whose links are the same")
-NCCL_812 = "NVIDIA/nccl issue 812 (maintainer): ~192 GB/s, one ring per NIC on DGX A100 nodes"
-NDR = "NVIDIA/nccl-tests issues 290 and 267 (maintainer): 46-49 GB/s per ConnectX-7 NDR NIC"
+NCCL_812 = "NVIDIA/nccl#812 (maintainer): ~192 GB/s, one ring per NIC on DGX A100 nodes"
+NDR = "NVIDIA/nccl-tests#290 and #267 (maintainer): 46-49 GB/s per ConnectX-7 NDR NIC"
 
 # (name, preset, servers, ranks, op, algo, bytes, measured busbw GB/s, per NIC?, regime, source)
 # regime: which parameter the case pins: "bandwidth", "nvls" or "latency"
 CASES = [
-    ("8x A100, ring, 4 GiB", "dgx-a100", 1, 8, "ring", 2 ** 32, 230.0, False, "bandwidth", ISSUE_149),
+    ("8x A100, ring, 4 GiB", "dgx-a100", 1, 8, "ring", 2 ** 32, 230.0, False, "bandwidth", NCCL_TESTS_149),
     ("8x H100, ring, 4 GiB", "dgx-h100", 1, 8, "ring", 2 ** 32, 370.0, False, "bandwidth", NCCL_1455),
     ("4x H100, default (NVLS), 2 GiB", "dgx-h100", 1, 4, "auto", 2 ** 31, 370.0, False, "bandwidth", NCCL_1455),
     ("5x H100, default (NVLS), 2 GiB", "dgx-h100", 1, 5, "auto", 2 ** 31, 420.0, False, "bandwidth", NCCL_1455),
@@ -56,7 +56,7 @@ CASES = [
 ]
 NAMES = [c[0] for c in CASES]
 
-NCCL_TESTS_130 = ("NVIDIA/nccl-tests issue 130 (maintainer): all-to-all busbw ~ per-GPU network bandwidth x N/(N-1) "
+NCCL_TESTS_130 = ("NVIDIA/nccl-tests#130 (maintainer): all-to-all busbw ~ per-GPU network bandwidth x N/(N-1) "
                   "on N servers, here with the 47.5 GB/s per NDR NIC measured in NCCL")
 # (name, servers, bytes): all-to-all on DGX H100 servers, nothing fitted on it
 ALLTOALL = [("2 DGX H100 nodes (16 GPUs), 1 GB", 2, 1e9), ("4 DGX H100 nodes (32 GPUs), 1 GB", 4, 1e9)]
