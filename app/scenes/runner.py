@@ -216,3 +216,11 @@ def bisection_links(fabric, chip: int = 0) -> np.ndarray:
     on_chip = fabric.node_chip[fabric.link_src[noc]] == chip
     crosses = on_chip & ((src_x - mid) * (dst_x - mid) < 0)
     return np.asarray(noc[crosses], dtype=np.int64)
+
+
+def scene_study(scene: Scene, source: str, fast: bool = False) -> StudyResult:
+    """A scene's numbers without building its panes (what a window computes ahead for the next
+    scene): the same ``run_study`` call and cache as ``SceneRun.compute_study``."""
+    source_dir = Path(source).parent if source else None
+    panes = [pane_scenario(scene, p, i, source_dir, dict(p.params)) for i, p in enumerate(scene.panes)]
+    return run_study(scene.study, scene.study_params, fast=fast, panes=panes)

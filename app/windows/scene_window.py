@@ -25,7 +25,7 @@ from app.model.glossary import tooltip_for
 from app.ui.mesh_view import MeshView
 from app.ui.message_bar import MessageBar
 from app.scenes.present import chart_spec, fill_text, message_spec
-from app.scenes.runner import SceneRun, bisection_links, core_links
+from app.scenes.runner import SceneRun, scene_study, bisection_links, core_links
 from app.scenes.spec import load_scene, resolve_scene_path, shipped_scenes
 from app.ui.study_chart import StudyChart
 from app.ui.workers import JobRunner
@@ -200,10 +200,12 @@ class SceneWindow(QMainWindow):
         """Compute the next scene's numbers in the background (cached), so it opens with them."""
         try:
             path = self.neighbour_scene(+1)
-            nxt = SceneRun(load_scene(path), str(path), fast=self.fast)
+            nxt = load_scene(path)
         except (SpecError, ValueError):
             return
-        self.jobs.submit("prefetch", lambda progress: nxt.compute_study(), lambda st: None, lambda m, d: None)
+        fast = self.fast  # only the study: building the next scene's panes would cost seconds and memory
+        self.jobs.submit("prefetch", lambda progress: scene_study(nxt, str(path), fast), lambda st: None,
+                         lambda m, d: None)
 
     def goto_beat(self, i: int) -> None:
         """Show beat ``i``: replay the scene's parameter changes from the start (deterministic)."""
