@@ -5,3 +5,15 @@ from hypothesis import settings
 
 settings.register_profile("meshscope", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("meshscope")
+
+import gc
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _free_simulations_between_tests():
+    """Windows and engines of a finished test hold gigabytes (training schedules); collect them
+    before the next test so one process never holds two tests' simulations."""
+    yield
+    gc.collect()
