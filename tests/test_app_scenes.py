@@ -159,7 +159,12 @@ def _fits(label) -> bool:
     return not label.isVisible() or label.heightForWidth(label.width()) <= label.height() + 2
 
 
-@pytest.mark.parametrize("name", list(shipped_scenes()))
+# Scenes 6 and 8 animate training on 8+ GPUs: every beat rebuilds those panes, gigabytes each,
+# so their readability is checked by --dump-state in test_scene_files.py instead.
+LIGHT_SCENES = [s for s in shipped_scenes() if not s.startswith(("6-", "8-"))]
+
+
+@pytest.mark.parametrize("name", LIGHT_SCENES)
 def test_presenter_at_720p_every_beat_readable(scene_window, name):
     """1280x720 presenter fonts: no chart text cut off, no label truncated, the beat text in its own
     band below the panes, axis units chosen by the app, nothing left from the previous beat or scene."""
