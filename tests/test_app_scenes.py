@@ -20,11 +20,6 @@ pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "d
 pytestmark = [pytestmark, pytest.mark.filterwarnings("ignore:Function.*setActiveWindow:DeprecationWarning")]
 
 
-# Scenes 5, 6 and 8 animate training on GPUs: every beat rebuilds those panes, gigabytes each,
-# so windows are opened for the others here; 6 and 8's numbers and texts is checked by --dump-state in test_scene_files.py instead.
-LIGHT_SCENES = [s for s in shipped_scenes() if not s.startswith(("5-", "6-", "8-"))]
-
-
 @pytest.fixture
 def scene_window(qtbot):
     from app.windows.scene_window import SceneWindow
@@ -58,7 +53,7 @@ def frames(win, n):
         QApplication.processEvents()
 
 
-@pytest.mark.parametrize("name", LIGHT_SCENES)
+@pytest.mark.parametrize("name", list(shipped_scenes()))
 def test_scene_opens_and_renders(scene_window, name):
     win = scene_window(name)
     win.jobs.pool.waitForDone(60000)
@@ -164,14 +159,11 @@ def _fits(label) -> bool:
     return not label.isVisible() or label.heightForWidth(label.width()) <= label.height() + 2
 
 
-@pytest.mark.parametrize("name", LIGHT_SCENES)
+@pytest.mark.parametrize("name", list(shipped_scenes()))
 def test_presenter_at_720p_every_beat_readable(scene_window, name):
     """1280x720 presenter fonts: no chart text cut off, no label truncated, the beat text in its own
     band below the panes, axis units chosen by the app, nothing left from the previous beat or scene."""
-    # The scenes' own trimmed studies: every beat rebuilds its panes, and full-size training
-    # panes on every beat of every scene cost gigabytes (the full-size numbers are checked by
-    # the --check tests in test_scene_files.py).
-    win = scene_window(name, fast=True)
+    win = scene_window(name, fast=False)  # full size: the rows and labels the audience sees
     win.set_presenting(True, full_screen=False)
     win.resize(1280, 720)
     win.jobs.pool.waitForDone(300000)

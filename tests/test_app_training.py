@@ -20,7 +20,7 @@ TRAINING = SCENARIOS["default"].replace(name="training", workload="training", ch
 
 
 def test_training_workload_repeats_rounds_of_schedule_iteration():
-    sim = build_simulation(TRAINING.replace(size=1))  # one server: the same schedule, fewer messages
+    sim = build_simulation(TRAINING)
     wl = sim.workload
     assert isinstance(wl, TrainingIteration) and wl.model.id == "bert-large"
     assert wl.plan == training.auto_plan(sim.spec, wl.model, sim.fabric.n_chips)

@@ -54,6 +54,9 @@ class CollectiveHandle:
     channels: int = 1
     lanes: int = 1
     predicted_s: float | None = None
+    rank_done_ids: np.ndarray | None = None
+    """(p,) int64: per rank, a join that completes once everything of the collective on
+    that rank has (``schedule_collective(..., joins=True)``); None without joins."""
 
     def done(self, eng) -> bool:
         """True once every message and reduction of the collective has finished."""
@@ -134,7 +137,7 @@ def build_pieces(fabric, op: str, choice: Choice, ranks: list[int], nbytes: floa
 
 def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, protocol: str = "auto", tag: int = 0,
                         at_s: float | None = None, gamma_s_per_byte: float | None = None,
-                        after=()) -> CollectiveHandle:
+                        after=(), joins: bool = False) -> CollectiveHandle:
     """Add collective ``op`` over endpoint nodes ``ranks`` to ``eng`` as messages with dependencies.
 
     Parameters
@@ -157,8 +160,14 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, protoc
         Start of the collective (default: the engine's now); the first step waits the launch latency.
     gamma_s_per_byte : float, optional
         Reduction cost per byte (default ``reduction.reduction_s_per_byte`` of each rank).
-    after : sequence of int
-        Engine ids (messages or compute) every rank's first send waits for.
+    after : sequence of int, or a list of p sequences
+        Engine ids (messages or compute) every rank's first send waits for; a list of one
+        sequence per rank gives each rank its own (a rank starts when its own stream has
+        finished what came before, as a CUDA stream does).
+    joins : bool
+        Also add, per rank, a join (a 0-byte message from the rank to itself) released
+        once the rank's last send and every receipt after it have completed: what the
+        rank's next work waits for, as one id instead of every message of the collective.
     """
     ranks = [int(r) for r in ranks]
     if len(ranks) < 2:
@@ -174,23 +183,51 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, protoc
     eff = wire_efficiency(choice.algo, choice.protocol, gen)
     sl = None if choice.protocol == NO_PROTOCOL else slice_bytes(choice.algo, choice.protocol)
     launch = launch_delay_s(choice.algo, choice.protocol)
-    deps = [int(a) for a in np.ravel(after)]
+    per_rank = _per_rank_after(after, len(ranks))
     ids = []
     chain = None  # NVLS segments follow one another on each rank's uplink
+    tails: list[list[int]] = [[] for _ in ranks]
+    gam_by_node = {}
     for k, (steps, nodes) in enumerate(build_pieces(fab, op, choice, ranks, nbytes)):
-        gam = np.array([reduction_s_per_byte(fab, int(n)) if gamma_s_per_byte is None else gamma_s_per_byte
-                        for n in nodes])
-        first = [list(deps) for _ in nodes] if chain is None else chain
+        for n in nodes.tolist():
+            if n not in gam_by_node:
+                gam_by_node[n] = reduction_s_per_byte(fab, n) if gamma_s_per_byte is None else gamma_s_per_byte
+        gam = np.array([gam_by_node[n] for n in nodes.tolist()])
+        # the ranks come first in every piece's nodes (switches, if any, after them)
+        first = [list(per_rank[r]) if r < len(ranks) else [] for r in range(len(nodes))] if chain is None else chain
         # NVLS pays its latency once: later segments are pipelined behind the first
         timed = choice.algo != "nvls" or k == 0
-        piece, first_sends = _lay_out(eng, steps, nodes, tag, start, gam, first, choice, eff, sl,
-                                      launch if timed else 0.0, timed)
+        piece, first_sends, piece_tails = _lay_out(eng, steps, nodes, tag, start, gam, first, choice, eff, sl,
+                                                   launch if timed else 0.0, timed)
         ids.append(piece)
+        for r in range(len(ranks)):
+            tails[r] += piece_tails[r]
         if choice.algo == "nvls":
             chain = [[int(m)] if m >= 0 else [] for m in first_sends]
+    rank_done = None
+    if joins:
+        rank_done = _join(eng, np.asarray(ranks, dtype=np.int64), tails, per_rank, tag, start)
+        ids.append(rank_done)
     message_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
     return CollectiveHandle(op, choice.algo, ranks, float(nbytes), start, message_ids, choice.protocol,
-                            choice.channels, choice.lanes, choice.predicted_s)
+                            choice.channels, choice.lanes, choice.predicted_s, rank_done)
+
+
+def _per_rank_after(after, p: int) -> list[np.ndarray]:
+    """``after`` as one int64 array per rank (a flat sequence applies to every rank)."""
+    if isinstance(after, (list, tuple)) and len(after) == p and p and all(np.ndim(a) == 1 for a in after):
+        return [np.asarray(a, dtype=np.int64) for a in after]
+    flat = np.asarray(after, dtype=np.int64).ravel()
+    return [flat] * p
+
+
+def _join(eng, nodes: np.ndarray, tails: list[list[int]], before: list[np.ndarray], tag: int, start: float):
+    """One 0-byte self message per rank after its ``tails`` (or, for a rank with no
+    traffic, after what the collective waited for on it): (p,) int64 ids."""
+    ids = eng.add_messages(nodes, nodes, 0, at_s=start, tag=tag)
+    waits = [np.asarray(t, dtype=np.int64) if t else before[r] for r, t in enumerate(tails)]
+    eng.add_dependencies(np.concatenate(waits), np.repeat(ids, [w.size for w in waits]))
+    return ids
 
 
 def _lay_out(eng, program, nodes: np.ndarray, tag: int, start: float, gam: np.ndarray, after, choice: Choice,
@@ -198,7 +235,8 @@ def _lay_out(eng, program, nodes: np.ndarray, tag: int, start: float, gam: np.nd
     """Messages for every step; deps: receipts since the rank's last send, and that send.
 
     ``after[r]``: ids rank r's first send waits for. ``timed``: steps wait the protocol's
-    per-step delay. Returns (every id added, (p,) int64 id of each rank's first send or -1).
+    per-step delay. Returns (every id added, (p,) int64 id of each rank's first send or -1,
+    per rank the ids its part ends with: its last send and every receipt after it).
     """
     fab = eng.f
     p = len(nodes)
@@ -244,4 +282,5 @@ def _lay_out(eng, program, nodes: np.ndarray, tag: int, start: float, gam: np.nd
         else:
             for i, d in enumerate(st.dst.tolist()):
                 pending[d].append(int(ids[i]))
-    return (np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)), first_send
+    tails = [last[r] + pending[r] for r in range(p)]
+    return (np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)), first_send, tails

@@ -89,11 +89,14 @@ class _Layout:
             sets = [[(j, i, k) for i in range(p.dp)] for j in range(p.tp)]
         tag = self.tag + (1 if group == "tp" else 3)
         for keys in sets:
-            wait = np.concatenate([self._wait([x], None if extra is None else extra.get(x)) for x in keys])
-            h = schedule_collective(self.eng, op, "auto", [self.dev(*x) for x in keys], nbytes, tag=tag, after=wait)
+            # each device starts its part after its own previous work and ends at its own join,
+            # so what waits on a collective waits on one id per device, not on all its messages
+            wait = [self._wait([x], None if extra is None else extra.get(x)) for x in keys]
+            h = schedule_collective(self.eng, op, "auto", [self.dev(*x) for x in keys], nbytes, tag=tag, after=wait,
+                                    joins=True)
             self.colls.append(h)
-            for x in keys:
-                self.prev[x] = h.message_ids
+            for x, done in zip(keys, h.rank_done_ids):
+                self.prev[x] = np.array([done], dtype=np.int64)
             self.counts[counter or ("tp_collectives" if group == "tp" else "zero3_collectives")] += 1
 
     def run_pass(self, k, items, recv=None):
