@@ -106,3 +106,47 @@ def test_save_as_scene_refuses_what_the_schema_cannot_say(window, tmp_path):
     assert not window.save_scene_file(str(tmp_path / "x.toml"))
     assert "offchip_bandwidth_scale" in window.message_bar.label.text()
     assert not (tmp_path / "x.toml").exists()
+
+
+def test_compute_phases_are_skipped_and_the_clock_says_so(window):
+    """At 1x a training iteration's compute phase would sit still for hours: the display jumps
+    over spans where no data moves, the clock says how much, and turning it off plays them."""
+    window.apply_scenario_now(TRAINING.replace(size=1))
+    c = window.controller
+    c.set_speed(1.0)
+    eng = window.sim.engine
+    for _ in range(400):
+        run_frames(window, 1)
+        if c.skipped_s > 0:
+            break
+    assert c.skipped_s > 0
+    assert eng.bytes_in_flight == 0 or eng.now_s >= c.display_t
+    assert "skipped: no data moving" in window.clock.plain_text()
+    from app.windows.window_state import window_state
+    assert window_state(window)["clock"]["skipped_s"] == c.skipped_s
+    # with skipping off, one frame at 1x moves the display by about one frame of simulated time
+    window.actions["skip_idle"].trigger()
+    assert not c.skip_idle
+    before, skipped = c.display_t, c.skipped_s
+    run_frames(window, 1)
+    assert c.skipped_s == skipped
+    assert c.display_t - before <= 1.01 * (1 / 60) * window.sim.sim_rate_s
+
+
+def test_quiet_until_is_now_while_chunks_move_and_the_compute_end_when_only_compute_runs():
+    from sim_core import load_architecture
+    from sim_core.engine.core import Engine
+    from sim_core.fabric.build import build_fabric
+
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=1, tiles=(2, 2))
+    eng = Engine(fab, chunk_bytes=1 << 20)
+    a, b = fab.device_node(0), fab.device_node(1)
+    job = eng.add_compute([a], 0.25)
+    assert eng.quiet_until_s() == 0.0  # added, not yet admitted
+    eng.step(1e-6)
+    assert eng.compute_running == 1 and eng.quiet_until_s() == pytest.approx(0.25)
+    eng.add_dependencies(job, eng.add_messages([a], [b], 8e6))
+    eng.step(0.25)
+    assert eng.bytes_in_flight > 0 and eng.quiet_until_s() == eng.now_s
+    eng.run_until_idle(dt_s=1e-3)
+    assert eng.quiet_until_s() == float("inf") and eng.compute_running == 0

@@ -18,6 +18,8 @@ SPECS = {
     "reset": ("Reset", "R", "Back to time zero and fit the view", "Simulation"),
     "faster": ("Faster", "]", "Double the playback speed", "Simulation"),
     "slower": ("Slower", "[", "Halve the playback speed", "Simulation"),
+    "skip_idle": ("Skip idle spans", "I", "Jump over simulated time in which no data moves (compute phases), "
+                  "and say on the clock how much was skipped", "Simulation"),
     "next_architecture": ("Next architecture", "A", "Same workload on the next preset architecture", "Simulation"),
     "fit": ("Fit view", "F", "Show the whole fabric", "View"),
     "open_architecture": ("Open architecture...", QKeySequence.Open, "Load a custom architecture TOML file", "File"),

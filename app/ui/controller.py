@@ -14,6 +14,15 @@ out first the display shows the time reached (``sim_limited``), never a backlog,
 
 The display time lags the engine by at most one step; particles are drawn at the
 display time, interpolated along their links, so slow motion stays smooth.
+
+Idle spans are skipped: when no chunk is live, the engine runs ahead over the events that
+move nothing (``Engine.advance_quiet``: compute tasks ending, dependencies releasing work)
+up to the first release that puts chunks on the fabric; when that span is longer than
+``IDLE_SKIP_WALL_S`` of playback, the display jumps to its end and ``skipped_s`` grows, so
+a training iteration's compute phase (hours at 1x) takes a moment and the clock says how
+much was skipped. The engine processes the same events either way. Only a main window's
+schedule-driven workload skips: a traffic generator injects as time passes, and panes in
+lock-step would each need the same span quiet.
 """
 from __future__ import annotations
 
@@ -38,6 +47,8 @@ SNAPSHOT_MIN_WALL_S = 0.12
 SNAPSHOT_MAX_FRAME_S = 0.03
 SNAPSHOT_MAX_CHIPS = 256
 HISTORY_MAX = 300
+IDLE_SKIP_WALL_S = 0.5  # a span with nothing moving longer than this on screen is skipped
+SKIP_HORIZON_WALL_S = 600.0  # at most this much playback skipped per frame (the next frame goes on)
 
 
 class Controller(QObject):
@@ -57,6 +68,8 @@ class Controller(QObject):
         self.state = STOPPED
         self.speed = nearest_speed(sim.scenario.speed)
         self.sim_limited = False
+        self.skip_idle = True
+        self.skipped_s = 0.0  # simulated seconds jumped over since the last reset (nothing moved in them)
         self.last_frame_sim_s = 0.0
         self.achieved_speed = self.speed
         self._rate_log: deque = deque()  # (wall_s, simulated s shown) of recent frames
@@ -73,6 +86,7 @@ class Controller(QObject):
         self.engine = sim.engine
         self.followers = []  # further simulations on the same clock (side-by-side panes)
         self.display_t = 0.0
+        self.skipped_s = 0.0
         self._events, self._dt_cap = EVENTS_START, float("inf")
         self._snap_cost = 0.0
         self._rate_log.clear()
@@ -119,6 +133,7 @@ class Controller(QObject):
                 self.engine.restore(snap)
                 self.sim.workload.set_state(wstate)
                 self.display_t = self.engine.now_s
+                self.skipped_s = min(self.skipped_s, self.display_t)
                 self.frame.emit()
                 return True
         return False
@@ -129,6 +144,7 @@ class Controller(QObject):
             s.engine.reset()
             s.workload.set_state(s.workload.initial_state())
         self.display_t = 0.0
+        self.skipped_s = 0.0
         self.history.clear()
         self._history_bytes = 0
         self.frame.emit()
@@ -160,16 +176,41 @@ class Controller(QObject):
     def advance(self, wall_s: float, budget_s: float = SIM_BUDGET_S) -> None:
         """Advance the display by ``wall_s`` of wall time at the current speed, within
         ``budget_s`` of work, then draw."""
-        target = self.display_t + wall_s * self.speed * self.sim.sim_rate_s
+        span = wall_s * self.speed * self.sim.sim_rate_s
+        skipped = self._skip_idle()
+        target = self.display_t + span
         self._push_snapshot()
         ok, self.sim_limited = self._advance_engine(target, time.perf_counter() + budget_s)
         if not ok:
             return
         shown = min(target, self.engine.now_s)
-        self.last_frame_sim_s = shown - self.display_t
+        self.last_frame_sim_s = shown - self.display_t + skipped
         self.display_t = shown
-        self._log_rate(wall_s, self.last_frame_sim_s)
+        self._log_rate(wall_s, self.last_frame_sim_s - skipped)  # the achieved speed is of what was played
         self.frame.emit()
+
+    def _skip_idle(self) -> float:
+        """Jump the display over a span where nothing moves (see the module docstring);
+        returns the simulated seconds skipped (0 when nothing was)."""
+        eng = self.engine
+        if not self.skip_idle or self.followers or not hasattr(self.sim.workload, "schedule_round") \
+                or not hasattr(eng, "advance_quiet"):
+            return 0.0  # panes in lock-step would each need the same span quiet; generators inject as time passes
+        if eng.now_s > self.display_t or eng.quiet_until_s() <= eng.now_s:
+            return 0.0
+        per_wall_s = self.speed * self.sim.sim_rate_s
+        try:
+            reached = eng.advance_quiet(self.display_t + SKIP_HORIZON_WALL_S * per_wall_s, max_events=self._events)
+        except Exception as exc:  # the run stops, the app does not
+            self.pause()
+            self.error.emit(f"Simulation stopped: {type(exc).__name__}: {exc}", traceback.format_exc())
+            return 0.0
+        gap = reached - self.display_t
+        if gap <= IDLE_SKIP_WALL_S * per_wall_s:
+            return 0.0  # a short pause plays as it is (the engine is a little ahead; nothing moved)
+        self.display_t = reached
+        self.skipped_s += gap
+        return gap
 
     def _advance_engine(self, target: float, deadline: float) -> tuple[bool, bool]:
         """Move every pane's engine towards ``target`` until ``deadline`` (perf_counter);

@@ -47,6 +47,8 @@ class MainWindow(QMainWindow):
         main_layout.build_central(self)
         main_layout.build_docks(self)
         self.actions = Actions(self, owners=(self, self.files))
+        self.actions["skip_idle"].setCheckable(True)
+        self.actions["skip_idle"].setChecked(True)
         main_layout.build_toolbar(self)
         main_layout.build_menus(self)
         main_layout.build_status_bar(self)
@@ -206,6 +208,10 @@ class MainWindow(QMainWindow):
 
     def act_fit(self) -> None:
         self.view.fit()
+
+    def act_skip_idle(self) -> None:
+        self.controller.skip_idle = self.actions["skip_idle"].isChecked()
+        self._update_clock()
 
     def act_next_architecture(self) -> None:
         ids = preset_ids()

@@ -91,7 +91,7 @@ def window_state(win) -> dict:
         "animated_round_s": wl.last_round_s() if hasattr(wl, "last_round_s") else None,
         "chart_round_s": win.comparison.chart_round_s,
         "clock": {"simulated_s": c.display_t, "requested_speed": c.speed, "achieved_speed": c.achieved_speed,
-                  "text": win.clock.plain_text()},
+                  "skipped_s": c.skipped_s, "text": win.clock.plain_text()},
         "utilization_pct": win.util_plot.values(),
     }
 

@@ -263,6 +263,37 @@ class Engine(EngineState, EngineQueries):
             self._advance(until_s, max_events)
         return self.now_s
 
+    def advance_quiet(self, until_s: float, max_events: int | None = None) -> float:
+        """Advance over a span where nothing moves; returns the simulated time reached.
+
+        Processes events (compute tasks ending, dependencies releasing work) towards
+        ``until_s``, at most ``max_events``, and stops right after the first release that
+        puts chunks on the fabric (at that release's time), or at the last event when
+        everything has finished. Traffic generators are not called: nothing is injected
+        into a skipped span. With chunks live or work just added it does nothing. A view
+        jumps its display to the time returned (``app.ui.controller``); the events are the
+        ones ``advance`` would process, in the same order.
+        """
+        if not (until_s >= self.now_s and until_s < INF):
+            raise ValueError("until_s must be finite and not in the simulated past")
+        if self.si[K.C_LIVE] or self._new or not self.si[K.MH_N] or until_s == self.now_s:
+            return self.now_s
+        t0 = self.now_s
+        self._begin_step(t0)
+        self._stop_on_motion = True
+        try:
+            status = self._process(until_s, _CALL_EVENTS if max_events is None else max(1, int(max_events)))
+        finally:
+            self._stop_on_motion = False
+        if status == K.ST_TIME and not self.si[K.MH_N] and not self.si[K.C_LIVE]:
+            reached = max(t0, float(self.sf[0]))  # everything finished: stop at the last event
+        elif status == K.ST_TIME:
+            reached = until_s
+        else:
+            reached = min(until_s, self.next_event_s)
+        self._end_step(t0, reached)
+        return self.now_s
+
     def run_until(self, t_s: float, dt_s: float | None = None) -> None:
         """Step until ``now_s >= t_s`` (in steps of ``dt_s``, default one step)."""
         while self.now_s < t_s:
@@ -331,7 +362,7 @@ class Engine(EngineState, EngineQueries):
             status = self._process(t1, n)
             if left is not None:
                 left -= int(self.si[K.EVENTS]) - before
-            if status == K.ST_TIME or (left is not None and left <= 0):
+            if status in (K.ST_TIME, K.ST_MOTION) or (left is not None and left <= 0):
                 break
         reached = t1 if status == K.ST_TIME else min(t1, self.next_event_s)
         self._end_step(t0, reached)

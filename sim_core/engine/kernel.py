@@ -34,7 +34,7 @@ KIND_COMPUTE = 1
 IH_N, MH_N, C_NFREE, N_DONE, N_STARTED, N_REFUSED, B_INJ, B_DEL, C_MADE, C_DEL, M_DONE, M_REF, B_REF, \
     N_TOUCH, C_LIVE, EVENTS, C_DEL_STEP, N_SI = range(18)
 # status of a call
-ST_TIME, ST_BUDGET, ST_CHUNKS, ST_OUT = 0, 1, 2, 3
+ST_TIME, ST_BUDGET, ST_CHUNKS, ST_OUT, ST_MOTION = 0, 1, 2, 3, 4
 
 
 @njit(cache=True)
@@ -223,7 +223,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
     """Message ``m`` is released at ``t``: compute starts, local work completes, chunks queue."""
     (m_src, m_dst, m_size, m_kind, m_state, m_retain, m_deps, m_left, m_delay, m_duration,
      m_ready, m_release, m_finish, dep_ptr, dep_to) = Mg
-    chunk_bytes, max_chunks, queue_limit = cfg
+    chunk_bytes, max_chunks, queue_limit = cfg[0], cfg[1], cfg[2]
     L = T[0].shape[0]
     m_state[m] = ACTIVE
     if m_kind[m] == KIND_COMPUTE:
@@ -272,6 +272,9 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
 def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
     """Process events with t < ``t_end``, at most ``max_events``. Returns (status, need).
 
+    ``cfg``: (chunk bytes, max chunks per message, source queue limit, stop on motion): with
+    the last set, the loop returns ST_MOTION right after a release puts chunks on the fabric.
+
     ``sf[0]`` is the time of the last processed event; ``sf[1]`` the start of the caller's
     step (for per-step busy time). ``need``: chunks wanted when the status is ST_CHUNKS.
     """
@@ -306,6 +309,10 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                         return ST_CHUNKS, n
                 mh_pop(M, si)
                 release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg)
+                if cfg[3] and si[C_LIVE] > 0:  # asked to stop once something moves (Engine.advance_quiet)
+                    done += 1
+                    si[EVENTS] += 1
+                    return ST_MOTION, 0
             else:
                 mh_pop(M, si)
                 complete(m, t, Mg, M, O, si)

@@ -69,6 +69,19 @@ class EngineQueries:
         """Chunks that have arrived somewhere and wait to start on a link."""
         return int(K.waiting_chunks(self.p_nxt, self.p_ready, self.now_s)) if self.si[K.C_LIVE] else 0
 
+    def quiet_until_s(self) -> float:
+        """Until when nothing moves: ``now_s`` while chunks are live or work was added since
+        the last advance, else the earliest pending event (a release, a compute task's end;
+        inf when nothing is pending). A view may jump there: nothing is drawn moving before."""
+        if self.si[K.C_LIVE] or self._new:
+            return float(self.now_s)
+        return max(self.next_event_s, float(self.now_s))
+
+    @property
+    def compute_running(self) -> int:
+        """Compute tasks running at ``now_s``."""
+        return int(np.count_nonzero(self.run_end > self.now_s)) if self.run_ids.size else 0
+
     def link_utilization(self, dt_s: float | None = None) -> np.ndarray:
         """(L,) float64, share of the last step each link spent serializing, in [0, 1]."""
         dt = dt_s or self.metrics.last_dt() or 1.0

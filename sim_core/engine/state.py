@@ -94,6 +94,7 @@ class EngineState:
         self._edges = []
         self._csr = None
         self._new = []
+        self._stop_on_motion = False
         self.log = CompletionLog()
         self.metrics.clear()
 
@@ -202,7 +203,8 @@ class EngineState:
         Mg = (self.m_src, self.m_dst, self.m_size, self.m_kind, self.m_state, self.m_retain, self.m_deps, self.m_left,
               self.m_delay, self.m_duration, self.m_ready, self.m_release, self.m_finish, ptr, to)
         O = (self.out_done, self.out_started, self.out_refused, self.p_free)
-        cfg = (np.int64(self.chunk_bytes), np.int64(self.max_chunks_per_message), np.int64(limit))
+        cfg = (np.int64(self.chunk_bytes), np.int64(self.max_chunks_per_message), np.int64(limit),
+               np.int64(self._stop_on_motion))
         return (self._T, D, B, C, (self.ih_heap, self.ih_pos, self.ih_t), self.router.compiled_tables(), Mg,
                 (self.mh_t, self.mh_k), O, self.si, self.sf, cfg)
 
