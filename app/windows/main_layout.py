@@ -22,7 +22,7 @@ from app.ui.plots import BytesInFlightPlot, DeliveryRatePlot, LinkHeatmap, LinkU
 from app.windows.comparison_panel import ComparisonPanel
 
 KEY_HINTS = ("Space: play/pause   Right/Left: step/back   R: reset   [ ]: speed   A: next architecture   "
-             "F: fit   hover: numbers   click: pin + path")
+             "F: fit   I: skip idle   hover: numbers   click: pin + path")
 TOOLBAR_ACTIONS = ("play", "step_back", "step", "reset", "slower")
 
 
