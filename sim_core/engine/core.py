@@ -43,6 +43,7 @@ from sim_core.cancel import check as check_cancelled
 from sim_core.engine import kernel as K
 from sim_core.engine.log import CompletionLog
 from sim_core.engine.metrics import Metrics
+from sim_core.engine.work import WorkAdding
 from sim_core.engine.queries import EngineQueries
 from sim_core.engine.state import EngineState
 from sim_core.fabric.arrays import Fabric
@@ -79,7 +80,7 @@ def auto_policy(fabric: Fabric) -> str:
     return "rounds" if lone_mesh else "events"
 
 
-class Engine(EngineState, EngineQueries):
+class Engine(EngineState, EngineQueries, WorkAdding):
     """Simulate traffic on a ``Fabric``.
 
     Parameters
@@ -184,17 +185,6 @@ class Engine(EngineState, EngineQueries):
         if len(after):
             self.add_dependencies(np.asarray(after, dtype=np.int64), np.repeat(mid, len(after)))
         return int(mid[0])
-
-    def add_compute(self, node, duration_s, *, at_s=None, tag=0) -> np.ndarray:
-        """Compute tasks: ``node[i]`` is busy for ``duration_s[i]`` once released."""
-        node = np.atleast_1d(np.asarray(node, dtype=np.int64))
-        dur = np.broadcast_to(np.asarray(duration_s, dtype=np.float64), node.shape)
-        if not np.all(np.isfinite(dur)) or (dur < 0).any():
-            raise ValueError("compute durations must be finite and >= 0 s")
-        ids = self.add_messages(node, node, 0, at_s=at_s, tag=tag)
-        self.m_kind[ids] = KIND_COMPUTE
-        self.m_duration[ids] = dur
-        return ids
 
     def add_dependencies(self, before, after) -> None:
         """``after[i]`` is released only once ``before[i]`` has completed."""

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim_core.errors import SpecError
-from sim_core.fabric.arrays import SWITCH
+from sim_core.workloads.collectives import layout
 from sim_core.workloads.collectives import programs as prog
 from sim_core.workloads.collectives import tuning
 from sim_core.workloads.collectives.catalogue import NO_PROTOCOL
-from sim_core.workloads.collectives.protocols import (launch_delay_s, link_class, slice_bytes, step_delay_s,
+from sim_core.workloads.collectives.protocols import (launch_delay_s, slice_bytes,
                                                       wire_efficiency)
-from sim_core.workloads.collectives.reduction import exposed_bytes, reduction_s_per_byte
+from sim_core.workloads.collectives.reduction import reduction_s_per_byte
 from sim_core.workloads.collectives.selection import Choice, choose_for
 from sim_core.fabric.routing import Router
 from sim_core.workloads.collectives.topology import (rail_rings, rank_grid, reducing_switch, server_groups,
@@ -184,26 +184,24 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, protoc
     sl = None if choice.protocol == NO_PROTOCOL else slice_bytes(choice.algo, choice.protocol)
     launch = launch_delay_s(choice.algo, choice.protocol)
     per_rank = _per_rank_after(after, len(ranks))
-    ids = []
-    chain = None  # NVLS segments follow one another on each rank's uplink
-    tails: list[list[int]] = [[] for _ in ranks]
-    gam_by_node = {}
+    gam_by_node: dict = {}
+
+    def gamma(nodes):
+        for n in set(nodes.tolist()) - gam_by_node.keys():
+            gam_by_node[n] = reduction_s_per_byte(fab, n) if gamma_s_per_byte is None else gamma_s_per_byte
+        return [gam_by_node[n] for n in nodes.tolist()]
+
+    nvls = choice.algo == "nvls"
+    pieces = []
     for k, (steps, nodes) in enumerate(build_pieces(fab, op, choice, ranks, nbytes)):
-        for n in nodes.tolist():
-            if n not in gam_by_node:
-                gam_by_node[n] = reduction_s_per_byte(fab, n) if gamma_s_per_byte is None else gamma_s_per_byte
-        gam = np.array([gam_by_node[n] for n in nodes.tolist()])
         # the ranks come first in every piece's nodes (switches, if any, after them)
-        first = [list(per_rank[r]) if r < len(ranks) else [] for r in range(len(nodes))] if chain is None else chain
+        first = [layout.ext(per_rank[r]) if r < len(ranks) else layout.EMPTY for r in range(len(nodes))]
         # NVLS pays its latency once: later segments are pipelined behind the first
-        timed = choice.algo != "nvls" or k == 0
-        piece, first_sends, piece_tails = _lay_out(eng, steps, nodes, tag, start, gam, first, choice, eff, sl,
-                                                   launch if timed else 0.0, timed)
-        ids.append(piece)
-        for r in range(len(ranks)):
-            tails[r] += piece_tails[r]
-        if choice.algo == "nvls":
-            chain = [[int(m)] if m >= 0 else [] for m in first_sends]
+        pieces.append(layout.Piece(steps, np.asarray(nodes, dtype=np.int64), first, timed=not nvls or k == 0))
+    ids, _, piece_tails = layout.lay_out(eng, pieces, algo=choice.algo, protocol=choice.protocol, eff=eff, sl=sl,
+                                         launch=launch, gamma=gamma, tag=tag, start=start, chain=nvls)
+    tails = [list(np.concatenate([t[r] for t in piece_tails]).tolist()) for r in range(len(ranks))]
+    ids = [ids]
     rank_done = None
     if joins:
         rank_done = _join(eng, np.asarray(ranks, dtype=np.int64), tails, per_rank, tag, start)
@@ -228,59 +226,3 @@ def _join(eng, nodes: np.ndarray, tails: list[list[int]], before: list[np.ndarra
     waits = [np.asarray(t, dtype=np.int64) if t else before[r] for r, t in enumerate(tails)]
     eng.add_dependencies(np.concatenate(waits), np.repeat(ids, [w.size for w in waits]))
     return ids
-
-
-def _lay_out(eng, program, nodes: np.ndarray, tag: int, start: float, gam: np.ndarray, after, choice: Choice,
-             eff: float, sl, launch: float, timed: bool = True):
-    """Messages for every step; deps: receipts since the rank's last send, and that send.
-
-    ``after[r]``: ids rank r's first send waits for. ``timed``: steps wait the protocol's
-    per-step delay. Returns (every id added, (p,) int64 id of each rank's first send or -1,
-    per rank the ids its part ends with: its last send and every receipt after it).
-    """
-    fab = eng.f
-    p = len(nodes)
-    pending: list[list[int]] = [list(a) for a in after]
-    first_send = np.full(p, -1, dtype=np.int64)
-    last: list[list[int]] = [[] for _ in range(p)]
-    started = np.zeros(p, dtype=bool)
-    all_ids = []
-    for st in program:
-        if st.src.size == 0:
-            continue
-        src, dst = nodes[st.src], nodes[st.dst]
-        wire = np.floor(st.nbytes / eff + 0.5)  # whole bytes, the total kept for fractional shares
-        delay = step_delay_s(choice.algo, choice.protocol, link_class(fab, src, dst)) if timed else 0.0
-        # ranks wait the launch latency before their first send; a reducing switch does not
-        delay = delay + np.where(started[st.src] | (fab.node_kind[src] == SWITCH), 0.0, launch)
-        ids = eng.add_messages(src, dst, wire, at_s=start, delay_s=delay, tag=tag)
-        fresh = ~started[st.src]
-        first_send[st.src[fresh]] = ids[fresh]
-        started[st.src] = True
-        before, after_ids = [], []
-        for i, r in enumerate(st.src.tolist()):
-            d = pending[r] + last[r]
-            before += d
-            after_ids += [int(ids[i])] * len(d)
-        for r in set(st.src.tolist()):
-            pending[r] = []
-            last[r] = []
-        for i, r in enumerate(st.src.tolist()):
-            last[r].append(int(ids[i]))
-        if before:
-            eng.add_dependencies(before, after_ids)
-        all_ids.append(ids)
-        if st.reduce:
-            got = np.bincount(st.dst, weights=exposed_bytes(st.nbytes, sl), minlength=p)
-            recv = np.unique(st.dst)
-            jobs = eng.add_compute(nodes[recv], got[recv] * gam[recv], tag=tag)
-            pos = {int(r): int(t) for r, t in zip(recv, jobs)}
-            eng.add_dependencies(ids, [pos[int(d)] for d in st.dst])
-            for r, t in pos.items():
-                pending[r].append(t)
-            all_ids.append(jobs)
-        else:
-            for i, d in enumerate(st.dst.tolist()):
-                pending[d].append(int(ids[i]))
-    tails = [last[r] + pending[r] for r in range(p)]
-    return (np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)), first_send, tails

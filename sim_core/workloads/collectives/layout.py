@@ -1,0 +1,196 @@
+"""Lay collective programs onto an engine as arrays: one call adds every send and reduction.
+
+The rule (``schedule``'s module docstring): a rank's send in step k waits for everything
+the rank received since its previous send (after the reduction of it, if any) and for its
+own previous sends. Each independent piece (a channel lane, an NVLS segment) follows it
+on its own. Per (piece, rank) the ids a next send waits for are kept as *entries*
+(key = piece x P + rank, ref); a step joins its sends to their keys' entries, drops them,
+and adds its sends (and its receipts, or the reductions of them) as new entries.
+
+Pieces of the same shape (sizes of every step, reductions) are laid out together, step
+by step over all of them at once, so a ring over 8 rails x 8 slots costs one pass over
+its steps, not 64. Ids are assigned as if the pieces were laid out one after another
+(each step's sends, then its reductions), so the engine's tie-breaking by id is that of
+laying one piece at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim_core.fabric.arrays import SWITCH
+from sim_core.workloads.collectives.protocols import link_class, step_delay_s
+from sim_core.workloads.collectives.reduction import exposed_bytes
+
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class Piece:
+    """One independent program: ``steps`` (``programs.Step`` list), ``nodes`` ((P,) int64
+    engine nodes of its local ranks), ``first`` (per local rank, refs its first send waits
+    for: see ``ext``), ``timed`` (its steps wait the protocol's delays and the launch)."""
+
+    steps: list
+    nodes: np.ndarray
+    first: list
+    timed: bool = True
+
+
+def ext(ids) -> np.ndarray:
+    """Refs of engine ids that already exist (refs >= 0 are positions in this layout)."""
+    return -1 - np.asarray(ids, dtype=np.int64)
+
+
+class _Plan:
+    """Every entry of the layout by position: what ``Engine.add_work`` takes, and the edges."""
+
+    def __init__(self, total: int):
+        self.src = np.zeros(total, dtype=np.int64)
+        self.dst = np.zeros(total, dtype=np.int64)
+        self.size = np.zeros(total)
+        self.delay = np.zeros(total)
+        self.compute = np.zeros(total, dtype=bool)
+        self.duration = np.zeros(total)
+        self.before: list[np.ndarray] = []  # refs
+        self.after: list[np.ndarray] = []  # positions
+
+
+def _shape(piece: Piece) -> tuple:
+    """(P, timed, ((K, J, reduce) per non-empty step)): pieces of one shape go together."""
+    sig = []
+    for st in piece.steps:
+        if st.src.size:
+            sig.append((st.src.size, np.unique(st.dst).size if st.reduce else 0, bool(st.reduce)))
+    return (piece.nodes.size, piece.timed, tuple(sig))
+
+
+def lay_out(eng, pieces: list[Piece], *, algo: str, protocol: str, eff: float, sl, launch: float,
+            gamma, tag: int, start: float, chain: bool = False):
+    """Add ``pieces`` to ``eng``. Returns (ids (T,) int64 in piece order, per piece the
+    (P,) int64 id of each local rank's first send or -1, per piece and local rank the
+    (n,) int64 ids its part ends with: its last sends and every receipt after them).
+
+    ``gamma(nodes)``: reduction seconds per byte of each node. ``chain``: each piece's
+    ``first`` is replaced by the previous piece's first sends (NVLS segments follow one
+    another on each rank's uplink).
+    """
+    shapes = [_shape(pc) for pc in pieces]
+    sizes = [sum(k + j for k, j, _ in sh[2]) for sh in shapes]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    plan = _Plan(int(offsets[-1]))
+    first_pos: list = [None] * len(pieces)  # (P,) positions (or -1) per piece
+    tail_refs: list = [None] * len(pieces)
+    if chain:
+        groups = [[g] for g in range(len(pieces))]
+    else:
+        by_shape: dict = {}
+        for g, sh in enumerate(shapes):
+            by_shape.setdefault(sh, []).append(g)
+        groups = list(by_shape.values())
+    for gs in groups:
+        g0 = gs[0]
+        if chain and g0 > 0:  # the previous segment is added: wait on its first sends by id
+            ids = _add(eng, plan, tag, start, upto=int(offsets[g0]))
+            pieces[g0].first = [ext([ids[m]]) if m >= 0 else EMPTY for m in first_pos[g0 - 1]]
+        f, t = _lay_group(eng, plan, [pieces[g] for g in gs], offsets[gs], algo, protocol, eff, sl, launch, gamma)
+        for i, g in enumerate(gs):
+            first_pos[g], tail_refs[g] = f[i], t[i]
+    ids = _add(eng, plan, tag, start, upto=int(offsets[-1]))
+    firsts = [np.where(f >= 0, ids[np.maximum(f, 0)], -1) for f in first_pos]
+    tails = [[_resolve(ids, refs) for refs in per_rank] for per_rank in tail_refs]
+    return ids, firsts, tails
+
+
+def _resolve(ids: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    return np.where(refs >= 0, ids[np.maximum(refs, 0)], -1 - refs)
+
+
+def _add(eng, plan: _Plan, tag: int, start: float, upto: int) -> np.ndarray:
+    """Add the plan's entries up to position ``upto`` not yet added (and their edges whose
+    ends are added); returns the ids of every position added so far."""
+    done = getattr(plan, "ids", EMPTY)
+    lo = done.size
+    if upto > lo:
+        sl = slice(lo, upto)
+        at = np.where(plan.compute[sl], eng.now_s, start)  # reductions: from now, as add_compute
+        new = eng.add_work(plan.src[sl], plan.dst[sl], plan.size[sl], duration_s=plan.duration[sl],
+                           is_compute=plan.compute[sl], at_s=at, delay_s=plan.delay[sl], tag=tag)
+        done = np.concatenate([done, new])
+        plan.ids = done
+    if plan.before:
+        before, after = np.concatenate(plan.before), np.concatenate(plan.after)
+        ready = (after < done.size) & (before < done.size)
+        if ready.any():
+            eng.add_dependencies(_resolve(done, before[ready]), done[after[ready]])
+        plan.before, plan.after = [before[~ready]], [after[~ready]]
+    return done
+
+
+def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo, protocol, eff, sl, launch, gamma):
+    """Plan G pieces of one shape at once; returns ((G, P) first-send positions or -1,
+    per piece per local rank the refs it ends with)."""
+    fab = eng.f
+    G, P = len(pieces), pieces[0].nodes.size
+    nodes = np.stack([pc.nodes for pc in pieces]).astype(np.int64)  # (G, P)
+    flat_nodes = nodes.ravel()
+    gam = np.asarray(gamma(flat_nodes), dtype=np.float64)
+    timed = pieces[0].timed
+    gi = np.arange(G)[:, None]
+    ent_key = np.concatenate([np.full(len(r), g * P + i, dtype=np.int64)
+                              for g, pc in enumerate(pieces) for i, r in enumerate(pc.first)] or [EMPTY])
+    ent_ref = np.concatenate([np.asarray(r, dtype=np.int64) for pc in pieces for r in pc.first] or [EMPTY])
+    started = np.zeros(G * P, dtype=bool)
+    first = np.full(G * P, -1, dtype=np.int64)
+    at = 0  # position within a piece
+    nonempty = [[st for st in pc.steps if st.src.size] for pc in pieces]
+    for steps in zip(*nonempty):
+        src_l = np.stack([st.src for st in steps])
+        dst_l = np.stack([st.dst for st in steps])
+        nb = np.stack([st.nbytes for st in steps]).ravel()
+        K = src_l.shape[1]
+        pos = (offsets[:, None] + at + np.arange(K)[None, :]).ravel()
+        keys = (gi * P + src_l).ravel()
+        dkeys = (gi * P + dst_l).ravel()
+        srcn, dstn = flat_nodes[keys], flat_nodes[dkeys]
+        delay = step_delay_s(algo, protocol, link_class(fab, srcn, dstn)) if timed else np.zeros(keys.size)
+        # ranks wait the launch latency before their first send; a reducing switch does not
+        delay = delay + np.where(started[keys] | (fab.node_kind[srcn] == SWITCH), 0.0, launch if timed else 0.0)
+        plan.src[pos], plan.dst[pos] = srcn, dstn
+        plan.size[pos] = np.floor(nb / eff + 0.5)  # whole bytes, the total kept for fractional shares
+        plan.delay[pos] = delay
+        fresh = ~started[keys]
+        first[keys[fresh]] = pos[fresh]
+        started[keys] = True
+        # each send waits for its rank's entries (receipts since its last send, and that send)
+        order = np.argsort(ent_key, kind="stable")
+        sk, sr = ent_key[order], ent_ref[order]
+        lo, hi = np.searchsorted(sk, keys, "left"), np.searchsorted(sk, keys, "right")
+        cnt = hi - lo
+        if cnt.sum():
+            idx = np.repeat(lo, cnt) + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            plan.before.append(sr[idx])
+            plan.after.append(np.repeat(pos, cnt))
+        keep = ~np.isin(ent_key, keys)
+        ent_key, ent_ref = np.concatenate([ent_key[keep], keys]), np.concatenate([ent_ref[keep], pos])
+        if steps[0].reduce:
+            got = np.bincount(dkeys, weights=exposed_bytes(nb, sl), minlength=G * P)
+            recv = np.unique(dkeys)  # by piece, then by rank: each piece's reductions in rank order
+            J = recv.size // G
+            jobs = (offsets[:, None] + at + K + np.arange(J)[None, :]).ravel()
+            plan.src[jobs] = plan.dst[jobs] = flat_nodes[recv]
+            plan.compute[jobs] = True
+            plan.duration[jobs] = got[recv] * gam[recv]
+            plan.before.append(pos)
+            plan.after.append(jobs[np.searchsorted(recv, dkeys)])
+            ent_key, ent_ref = np.concatenate([ent_key, recv]), np.concatenate([ent_ref, jobs])
+            at += K + J
+        else:
+            ent_key, ent_ref = np.concatenate([ent_key, dkeys]), np.concatenate([ent_ref, pos])
+            at += K
+    order = np.argsort(ent_key, kind="stable")
+    sk, sr = ent_key[order], ent_ref[order]
+    bounds = np.searchsorted(sk, np.arange(G * P + 1))
+    tails = [[sr[bounds[g * P + i]:bounds[g * P + i + 1]] for i in range(P)] for g in range(G)]
+    return first.reshape(G, P), tails
