@@ -13,8 +13,62 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sim_core.fabric.arrays import HUB, TILE, Fabric
+
+
+@njit(cache=True)
+def _bfs_hops(d0, relay, in_ptr, in_src):
+    """Hops from every node to ``d0`` over links ``in_src[in_ptr[x]:in_ptr[x+1]] -> x``,
+    expanding only ``d0`` and ``relay`` nodes: (n,) int64, -1 where unreachable."""
+    n = relay.shape[0]
+    dist = np.full(n, -1, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    dist[d0] = 0
+    queue[0] = d0
+    head, tail = 0, 1
+    while head < tail:
+        x = queue[head]
+        head += 1
+        if x != d0 and not relay[x]:
+            continue
+        for k in range(in_ptr[x], in_ptr[x + 1]):
+            s = in_src[k]
+            if dist[s] < 0:
+                dist[s] = dist[x] + 1
+                queue[tail] = s
+                tail += 1
+    return dist
+
+
+@njit(cache=True)
+def _next_hops(d0, spread, relay, in_ptr, in_src, l_src, l_dst, l_id):
+    """Next link from every node towards ``d0`` (``Router._bfs_column``'s rule), links given
+    sorted by (source, link id): (n,) int64, -1 where there is none."""
+    n = relay.shape[0]
+    strict = _bfs_hops(d0, relay, in_ptr, in_src)
+    loose = _bfs_hops(d0, np.ones(n, dtype=np.bool_), in_ptr, in_src)
+    good = np.zeros(l_src.shape[0], dtype=np.bool_)
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(l_src.shape[0]):
+        s, x = l_src[i], l_dst[i]
+        use_strict = strict[s] >= 0
+        here = strict[s] if use_strict else loose[s]
+        nxt = strict[x] if use_strict else loose[x]
+        ok = (not use_strict) or x == d0 or relay[x]
+        if nxt >= 0 and nxt == here - 1 and ok:
+            good[i] = True
+            counts[s] += 1
+    col = np.full(n, -1, dtype=np.int64)
+    seen = np.zeros(n, dtype=np.int64)
+    for i in range(l_src.shape[0]):
+        if good[i]:
+            s = l_src[i]
+            if seen[s] == spread % counts[s]:
+                col[s] = l_id[i]
+            seen[s] += 1
+    return col
 
 
 class Router:
@@ -65,19 +119,14 @@ class Router:
         return self._bfs_column(dst)
 
     def _bfs_dist(self, d0: int, relay: np.ndarray) -> np.ndarray:
-        """Hops from every off-chip node to ``d0``, passing only through ``relay`` nodes."""
-        src, dstn = self._off_src, self._off_dst
-        dist = np.full(len(self.off_nodes), -1, dtype=np.int64)
-        dist[d0] = 0
-        frontier = np.array([d0])
-        level = 0
-        while frontier.size:  # BFS levels (the graph is symmetric): a loop over levels, not nodes
-            level += 1
-            through = frontier[(frontier == d0) | relay[frontier]]
-            hit = np.isin(dstn, through) & (dist[src] < 0)
-            frontier = np.unique(src[hit])
-            dist[frontier] = level
-        return dist
+        """Hops from every off-chip node to ``d0``, passing only through ``relay`` nodes
+        (a compiled breadth-first search over the links into each node)."""
+        if not hasattr(self, "_in_ptr"):
+            order = np.argsort(self._off_dst, kind="stable")
+            self._in_src = self._off_src[order].astype(np.int64)
+            counts = np.bincount(self._off_dst, minlength=len(self.off_nodes))
+            self._in_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return _bfs_hops(np.int64(d0), relay.astype(np.bool_), self._in_ptr, self._in_src)
 
     def _bfs_column(self, dst: int) -> np.ndarray:
         """Next link from every off-chip node towards ``dst``: shortest hops, d-mod-k spread.
@@ -88,30 +137,17 @@ class Router:
         buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
         """
         f = self.f
-        n_off = len(self.off_nodes)
         if not hasattr(self, "_off_src"):
             self._off_src = self.off_index[f.link_src[self.off_links]]
             self._off_dst = self.off_index[f.link_dst[self.off_links]]
             self._relay = f.node_kind[self.off_nodes] != HUB
-        src, dstn = self._off_src, self._off_dst
-        d0 = self.off_index[dst]
-        strict = self._bfs_dist(d0, self._relay)
-        loose = self._bfs_dist(d0, np.ones(n_off, dtype=bool))
-        use_strict = strict[src] >= 0
-        dist_here = np.where(use_strict, strict[src], loose[src])
-        dist_next = np.where(use_strict, strict[dstn], loose[dstn])
-        relay_ok = ~use_strict | (dstn == d0) | self._relay[dstn]
-        good = (dist_next >= 0) & (dist_next == dist_here - 1) & relay_ok
-        g_links, g_src = self.off_links[good], src[good]
-        order = np.lexsort((g_links, g_src))
-        g_links, g_src = g_links[order], g_src[order]
-        counts = np.bincount(g_src, minlength=n_off)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        col = np.full(n_off, -1, dtype=np.int64)
-        has = counts > 0
+            self._bfs_dist(0, self._relay)  # builds the in-link lists
+            order = np.lexsort((self.off_links, self._off_src))
+            self._by_src = (self._off_src[order].astype(np.int64), self._off_dst[order].astype(np.int64),
+                            self.off_links[order].astype(np.int64))
         spread = ((dst * 2654435761) % 4294967296) >> 16  # hash first: raw ids often share a stride
-        col[has] = g_links[starts[has] + (spread % counts[has])]
-        return col
+        return _next_hops(np.int64(self.off_index[dst]), np.int64(spread), self._relay.astype(np.bool_),
+                          self._in_ptr, self._in_src, *self._by_src)
 
     def _torus_column(self, dst: int) -> np.ndarray:
         """Dimension-order routing on the chip torus towards hub ``dst`` (shorter way round)."""
