@@ -67,3 +67,28 @@ def test_bad_input_is_one_line_exit_2(args, needle):
     rc, out, err = run(*args)
     assert rc == 2 and out == ""
     assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_takes_the_engine_step_and_chunk_size_and_the_step_changes_nothing():
+    from sim_core.workloads.training import estimate
+    from sim_core.workloads.training.comm import Resolution
+
+    base = estimate("dgx-a100", "bert-large", nodes=2)
+    for dt in (1e-4, 1e-3):
+        assert estimate("dgx-a100", "bert-large", nodes=2, resolution=Resolution(dt_s=dt))["iteration_s"] == \
+            base["iteration_s"]  # bit for bit: the step is not a resolution knob
+    rc, out, err = run("train", "--arch", "dgx-a100", "--nodes", "2", "--model", "bert-large", "--chunk-bytes",
+                       "262144", "--dt", "1e-4", "--json", "--quiet")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["chunk_bytes"] == 262144 and r["dt_s"] == 1e-4 and r["chunks_per_message"] is None
+    fine = estimate("dgx-a100", "bert-large", nodes=2, resolution=Resolution(chunk_bytes=262144))
+    assert r["iteration_s"] == fine["iteration_s"]
+
+
+@pytest.mark.parametrize("flag,value", [("--dt", "0"), ("--dt", "-1"), ("--dt", "nan"), ("--dt", "inf"),
+                                        ("--chunk-bytes", "0"), ("--chunk-bytes", "1.5"), ("--chunk-bytes", "inf")])
+def test_train_refuses_a_bad_step_or_chunk_size_in_one_line(flag, value):
+    rc, out, err = run("train", "--arch", "dgx-a100", "--nodes", "1", "--model", "bert-large", flag, value, "--json")
+    assert rc == 2 and out == ""
+    assert flag in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2

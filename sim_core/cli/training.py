@@ -12,6 +12,7 @@ from sim_core.errors import SpecError
 from sim_core.spec.loader import load_architecture
 from sim_core.spec.models import load_model, model_ids
 from sim_core.workloads.training import Plan, compare, estimate, scaling
+from sim_core.workloads.training.comm import CHUNKS_PER_MESSAGE, Resolution
 
 
 def register(sub) -> None:
@@ -31,6 +32,7 @@ def register(sub) -> None:
     add_arch_args(p)
     _model_args(p)
     _plan_args(p)
+    add_engine_args(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_train)
@@ -118,7 +120,13 @@ def cmd_train(args):
     plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, microbatch=args.microbatch, zero=args.zero, recompute=recompute,
                 sequence_parallel=args.sequence_parallel, virtual_stages=args.virtual_stages, wafer_mode=args.wafer_mode)
     _, fab = fabric_from_args(args)
-    return estimate(spec, model, plan, fabric=fab, tokens=args.tokens, epochs=args.epochs, progress=_progress(args))
+    res = Resolution(chunk_bytes=args.chunk_bytes, dt_s=args.dt)
+    out = estimate(spec, model, plan, fabric=fab, tokens=args.tokens, epochs=args.epochs, progress=_progress(args),
+                   resolution=res)
+    out["chunk_bytes"] = args.chunk_bytes  # None: each simulated message in CHUNKS_PER_MESSAGE chunks
+    out["chunks_per_message"] = None if args.chunk_bytes else CHUNKS_PER_MESSAGE
+    out["dt_s"] = args.dt
+    return out
 
 
 def cmd_compare(args):

@@ -21,6 +21,8 @@ The result says so (``sampled_ranks``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim_core.spec.schema import LINK_KINDS
@@ -30,30 +32,61 @@ from sim_core.workloads.training.plan import Plan, device
 RING_SAMPLE_RANKS = 8
 """Ranks a long ring is simulated on (see the module docstring)."""
 
+CHUNKS_PER_MESSAGE = 8
+"""Default resolution of a projection's simulations: each message cut into this many chunks."""
 
-def simulate_groups(fab, op: str, groups: list[list[int]], nbytes: float, algo: str = "auto") -> dict:
+
+@dataclass(frozen=True)
+class Resolution:
+    """How finely a projection's communication is simulated (``train --chunk-bytes --dt``):
+    ``chunk_bytes`` (None: ``CHUNKS_PER_MESSAGE`` chunks a message) and ``dt_s`` (None:
+    event to event; any step gives the same result)."""
+
+    chunk_bytes: int | None = None
+    dt_s: float | None = None
+
+
+DEFAULT_RESOLUTION = Resolution()
+
+
+def resolution_engine(fab, nbytes: float, p: int, res: Resolution):
+    if res.chunk_bytes is not None:
+        return collective_engine(fab, nbytes, p, chunk_bytes=res.chunk_bytes)
+    return collective_engine(fab, nbytes, p, chunks_per_message=CHUNKS_PER_MESSAGE)
+
+
+def run_engine(eng, res: Resolution) -> None:
+    if res.dt_s:
+        from sim_core.engine.core import run_in_steps
+        run_in_steps(eng, res.dt_s)
+    else:
+        eng.run_until_idle(dt_s=1.0)
+
+
+def simulate_groups(fab, op: str, groups: list[list[int]], nbytes: float, algo: str = "auto",
+                    res: Resolution = DEFAULT_RESOLUTION) -> dict:
     """Run ``op`` over every rank list of ``groups`` at once on one engine.
 
     Returns ``time_s`` (the slowest group), ``group_times_s`` (each group's), ``link_kind``
     (of the busiest link) and ``algo``.
     """
     p = 2 if op == "sendrecv" else max(len(g) for g in groups)
-    eng = collective_engine(fab, nbytes, p, chunks_per_message=8)
+    eng = resolution_engine(fab, nbytes, p, res)
     handles = [schedule_collective(eng, op, algo, g, nbytes) for g in groups]
-    eng.run_until_idle(dt_s=1.0)
+    run_engine(eng, res)
     busy = eng.link_busy_total_s
     kind = LINK_KINDS[fab.link_kind[int(np.argmax(busy))]] if busy.size and busy.max() > 0 else "none"
     times = [h.time_s(eng) or 0.0 for h in handles]
     return {"time_s": max(times), "link_kind": kind, "algo": handles[0].algo, "group_times_s": times}
 
 
-def simulate_sends(fab, boundaries: list[list[int]], nbytes: float) -> dict:
+def simulate_sends(fab, boundaries: list[list[int]], nbytes: float, res: Resolution = DEFAULT_RESOLUTION) -> dict:
     """Point-to-point sends of ``nbytes`` for every (src, dst) pair of every boundary at once,
     as plain engine messages (what ``schedule_iteration`` sends); a time per boundary."""
-    eng = collective_engine(fab, nbytes, 2, chunks_per_message=8)
+    eng = resolution_engine(fab, nbytes, 2, res)
     pairs = np.array([b for b in boundaries], dtype=np.int64).reshape(len(boundaries), -1, 2)
     ids = eng.add_messages(pairs[..., 0].ravel(), pairs[..., 1].ravel(), np.full(pairs[..., 0].size, float(nbytes)))
-    eng.run_until_idle(dt_s=1.0)
+    run_engine(eng, res)
     rel, fin = eng.message_times(ids)
     per = (fin - rel).reshape(len(boundaries), -1).max(axis=1)
     busy = eng.link_busy_total_s
@@ -61,15 +94,15 @@ def simulate_sends(fab, boundaries: list[list[int]], nbytes: float) -> dict:
     return {"time_s": float(per.max()), "link_kind": kind, "algo": "direct", "group_times_s": [float(x) for x in per]}
 
 
-def simulate_sampled(fab, op: str, groups: list[list[int]], nbytes: float) -> dict:
+def simulate_sampled(fab, op: str, groups: list[list[int]], nbytes: float, res: Resolution = DEFAULT_RESOLUTION) -> dict:
     """``simulate_groups``, on ``RING_SAMPLE_RANKS`` strided ranks when the op is a long ring."""
     p, G = len(groups[0]), RING_SAMPLE_RANKS
     if op == "sendrecv":
-        return simulate_sends(fab, groups, nbytes)
+        return simulate_sends(fab, groups, nbytes, res)
     if p <= G or choose_algorithm(fab, op, nbytes, groups[0]) != "ring":
-        return simulate_groups(fab, op, groups, nbytes)
+        return simulate_groups(fab, op, groups, nbytes, res=res)
     idx = np.unique(np.linspace(0, p - 1, G).round().astype(int))
-    out = simulate_groups(fab, op, [[g[i] for i in idx] for g in groups], nbytes * idx.size / p, algo="ring")
+    out = simulate_groups(fab, op, [[g[i] for i in idx] for g in groups], nbytes * idx.size / p, algo="ring", res=res)
     out["time_s"] *= (p - 1) / (idx.size - 1)
     out["sampled_ranks"] = int(idx.size)
     return out
@@ -96,7 +129,8 @@ def groups_for(fab, plan: Plan, group: str) -> tuple[str, list[list[int]]] | Non
     return "groups", [[hub(device(plan, j, i, 0)) for i in range(dp)] for j in range(tp)]
 
 
-def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None = None) -> dict:
+def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None = None,
+                 res: Resolution = DEFAULT_RESOLUTION) -> dict:
     """``key -> {time_s, link_kind, algo}`` for the ``keys`` of ``ops`` the schedule uses."""
     out = {}
     cache = {} if cache is None else cache
@@ -106,13 +140,13 @@ def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None 
         if plan.free_comm or g is None or nbytes <= 0:
             out[key] = {"time_s": 0.0, "link_kind": "none", "algo": None}
             continue
-        memo = (id(fab), plan.tp, plan.pp, plan.dp, group, op, nbytes)
+        memo = (id(fab), plan.tp, plan.pp, plan.dp, group, op, nbytes, res)
         if memo in cache:
             out[key] = cache[memo]
             continue
         _, ranks = g
         progress(f"simulating {op} of {nbytes / 1e6:.3g} MB ({key}) over {len(ranks)} concurrent "
                  f"{'stage boundaries' if group == 'pp' else group + ' groups'}")
-        out[key] = simulate_sampled(fab, op, ranks, nbytes)
+        out[key] = simulate_sampled(fab, op, ranks, nbytes, res)
         cache[memo] = out[key]
     return out

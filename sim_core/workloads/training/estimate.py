@@ -18,7 +18,7 @@ from dataclasses import asdict
 from sim_core.errors import SpecError
 from sim_core.spec.loader import load_architecture
 from sim_core.spec.models import load_model
-from sim_core.workloads.training.comm import simulate_ops
+from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, simulate_ops
 from sim_core.workloads.training.memory import check_memory
 from sim_core.workloads.training.plan import as_plan, bad, fabric_for, layout, microbatch_count
 from sim_core.workloads.training.schedule import build_schedule, bucket_ops, pipeline_run
@@ -28,7 +28,8 @@ COMPUTE_MODEL = ("per-layer GEMM shapes, efficiency rising with GEMM size "
 
 
 def estimate(spec, model, plan=None, *, nodes=None, dims=None, wafers=None, tokens=None, epochs=None,
-             progress=None, fabric=None, fit: dict | None = None, cache: dict | None = None) -> dict:
+             progress=None, fabric=None, fit: dict | None = None, cache: dict | None = None,
+             resolution=None) -> dict:
     """One training iteration (and optionally the whole run) of ``model`` on ``spec``.
 
     Parameters
@@ -44,6 +45,9 @@ def estimate(spec, model, plan=None, *, nodes=None, dims=None, wafers=None, toke
     progress : callable(str), optional
         Called with a line before each simulation (the CLI prints them on stderr).
     fit, cache : for the calibration fit: GEMM curve overrides and a memo of simulations.
+    resolution : ``comm.Resolution``, optional
+        Chunk size and engine step of the communication simulations (default: 8 chunks a
+        message, event to event).
 
     Returns
     -------
@@ -62,9 +66,9 @@ def estimate(spec, model, plan=None, *, nodes=None, dims=None, wafers=None, toke
         raise SpecError("size", "chips", n, "at least 1 chip")
     if spec.topology.kind == "wafer":
         from sim_core.workloads.training.wafer import estimate_wafer
-        res = estimate_wafer(fab, spec, model, plan, progress)
+        res = estimate_wafer(fab, spec, model, plan, progress, resolution)
     else:
-        res = estimate_devices(fab, spec, model, plan, progress, fit=fit, cache=cache)
+        res = estimate_devices(fab, spec, model, plan, progress, fit=fit, cache=cache, resolution=resolution)
     recompute = res["plan"]["recompute"]
     res.update({"arch": spec.id, "model": model.id, "devices": n, "parameters": model.parameters(),
                 "flops_per_iteration": model.flops_per_iteration(recompute=recompute)})
@@ -132,7 +136,7 @@ def _pass_s(items, times) -> float:
     return sum(it.seconds if it.kind == "compute" else times[it.key]["time_s"] for it in items)
 
 
-def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None) -> dict:
+def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None, resolution=None) -> dict:
     plan = layout(spec, model, plan, fab.n_chips)
     mem = check_memory(spec, model, plan)
     m = microbatch_count(model, plan, fab.n_chips)
@@ -147,7 +151,7 @@ def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None) 
         for key, op in bucket_ops(plan, sched.stage_grad_bytes[k]).items():
             ops[f"{key}:{k}"] = op
             used.add(f"{key}:{k}")
-    times = simulate_ops(fab, plan, ops, sorted(used), progress, cache)
+    times = simulate_ops(fab, plan, ops, sorted(used), progress, cache, resolution or DEFAULT_RESOLUTION)
     t_pp = times["pp"]["time_s"] if pp > 1 else 0.0
     sends = (list(times["pp"].get("group_times_s") or [t_pp] * pp) + [t_pp] * pp)[:pp] if pp > 1 else [0.0]
     f_s = [_pass_s(items, times) for items in sched.forward]

@@ -16,8 +16,7 @@ import numpy as np
 
 from sim_core.errors import SpecError
 from sim_core.spec.schema import LINK_KINDS
-from sim_core.workloads.collectives.algorithms import collective_engine
-from sim_core.workloads.training.comm import simulate_groups
+from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, resolution_engine, run_engine, simulate_groups
 from sim_core.workloads.training.memory import BYTES_PER_PARAM, check_memory, memory_per_device_bytes
 from sim_core.workloads.training.plan import bad as _bad, layout as _layout, microbatch_count
 from sim_core.workloads.training.schedule import OPTIMIZER_TRAFFIC_BYTES
@@ -33,7 +32,7 @@ def roofline_s(spec, flops: float, mem_bytes: float, share: float = 1.0) -> tupl
     return t_flop, max(0.0, t_mem - t_flop)
 
 
-def _wafer_comm(fab, spec, model, plan, mode, progress) -> dict:
+def _wafer_comm(fab, spec, model, plan, mode, progress, res=DEFAULT_RESOLUTION) -> dict:
     """Wafer: one layer's weights in and gradients out over I/O (weight streaming), or one
     activation hop between two regions on the mesh (pipelined)."""
     if plan.free_comm:
@@ -43,12 +42,12 @@ def _wafer_comm(fab, spec, model, plan, mode, progress) -> dict:
     if mode == "weight-streaming":
         progress("simulating one layer's weights streaming in and gradients out on every wafer")
         hosts = [int(fab.link_dst[(fab.link_src == fab.device_node(w))][-1]) for w in range(fab.n_chips)]
-        eng = collective_engine(fab, layer_bytes, 1, chunks_per_message=8)
+        eng = resolution_engine(fab, layer_bytes, 1, res)
         ids = []
         for w in range(fab.n_chips):
             ids.append(eng.send(hosts[w], fab.device_node(w), layer_bytes))
             ids.append(eng.send(fab.device_node(w), hosts[w], layer_bytes))
-        eng.run_until_idle(dt_s=1.0)
+        run_engine(eng, res)
         rel, fin = eng.message_times(ids)
         busy = eng.link_busy_total_s
         out["stream"] = (float(np.nanmax(fin - rel)), LINK_KINDS[fab.link_kind[int(np.argmax(busy))]])
@@ -56,14 +55,15 @@ def _wafer_comm(fab, spec, model, plan, mode, progress) -> dict:
         progress("simulating one microbatch's activations between two wafer regions")
         act = 2.0 * plan.microbatch * model.seq * model.hidden if model.is_transformer else \
             model.activation_bytes_per_sample() * plan.microbatch
-        eng = collective_engine(fab, act, 1, chunks_per_message=8)
+        eng = resolution_engine(fab, act, 1, res)
         mid = eng.send(fab.tile_id(0, 0, 0), fab.tile_id(0, 0, 1), act)
-        eng.run_until_idle(dt_s=1.0)
+        run_engine(eng, res)
         rel, fin = eng.message_times([mid])
         out["act"] = (float(fin[0] - rel[0]), "noc")
     if fab.n_chips > 1:
         progress(f"simulating the gradient all-reduce across {fab.n_chips} wafers")
-        r = simulate_groups(fab, "allreduce", [[fab.device_node(w) for w in range(fab.n_chips)]], 2.0 * model.parameters())
+        r = simulate_groups(fab, "allreduce", [[fab.device_node(w) for w in range(fab.n_chips)]], 2.0 * model.parameters(),
+                            res=res)
         out["dp"] = (r["time_s"], r["link_kind"])
     return out
 
@@ -102,7 +102,7 @@ def _streaming_memory(spec, model, plan, check: bool = True) -> dict:
     return mem
 
 
-def estimate_wafer(fab, spec, model, plan, progress) -> dict:
+def estimate_wafer(fab, spec, model, plan, progress, resolution=None) -> dict:
     mode = _wafer_mode(spec, model, plan)
     n = fab.n_chips
     if mode == "pipelined":
@@ -117,7 +117,7 @@ def estimate_wafer(fab, spec, model, plan, progress) -> dict:
     pp, dp, b = plan.pp, plan.dp, plan.microbatch
     m = microbatch_count(model, plan, n)
     flops_mb = model.flops_per_iteration(b, plan.recompute)
-    comm = _wafer_comm(fab, spec, model, plan, mode, progress)
+    comm = _wafer_comm(fab, spec, model, plan, mode, progress, resolution or DEFAULT_RESOLUTION)
     if mode == "pipelined":
         t_flop, stall = roofline_s(spec, flops_mb / pp, 2.0 * model.parameters() / pp * 4, share=1.0 / pp)
         t_mb = t_flop + stall + 2 * comm["act"][0]
