@@ -23,6 +23,7 @@ from sim_core.engine.view import UtilizationMeter
 from app.model import render_model as rm
 
 LOD_TILE_PX = 3.0
+NODE_SPAN_UNITS = 2.5  # a node symbol is drawn at most this many layout units wide
 BACKGROUND = "#0b0e13"
 NODE_STYLE = {  # kind -> (symbol, size px, colour)
     "hub": ("s", 11, (230, 230, 240)),
@@ -64,6 +65,7 @@ class MeshView(pg.PlotWidget):
         self._particle_width = PARTICLE_PX
         self._frame = 0
         self._aggregated = False
+        self._node_items: list = []  # (scatter item, full px size, px size shown)
         self._visible = None
         self._levels = None
         self._bucket_key = None
@@ -182,6 +184,7 @@ class MeshView(pg.PlotWidget):
         self._tiles.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(self._tiles)
         self._pick_nodes = np.flatnonzero(f.node_kind != 0)
+        self._node_items = []
         for kind, (sym, size, rgb) in NODE_STYLE.items():
             idx = np.flatnonzero(f.node_kind == NODE_KINDS.index(kind))
             if idx.size == 0:
@@ -190,6 +193,7 @@ class MeshView(pg.PlotWidget):
                                    pen=pg.mkPen((20, 20, 25), width=1), brush=pg.mkBrush(*rgb))
             s.setZValue(6)
             self.addItem(s)
+            self._node_items.append((s, size, size))
 
     def fit(self) -> None:
         """Fit the whole fabric in the window."""
@@ -273,6 +277,13 @@ class MeshView(pg.PlotWidget):
                 item.setPen(pen)
         self._aggregated = bool(px_per_unit < LOD_TILE_PX)
         self._tiles.setVisible(bool(px_per_unit >= 6.0))
+        # hubs, NICs and switches never grow past their chips: a zoomed-out pod of 4,096 hubs
+        # at full size is a white sheet over the links
+        for i, (item, full, shown) in enumerate(self._node_items):
+            want = int(max(2, min(full, round(NODE_SPAN_UNITS * px_per_unit))))
+            if want != shown:
+                item.setSize(want)
+                self._node_items[i] = (item, full, want)
         g = self.geom
         if self._aggregated:
             vis = g.offchip.copy()

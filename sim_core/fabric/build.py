@@ -138,11 +138,14 @@ def _build_torus(dims, g, origins, hubs, servers, cw, chh, C, link, ring_base):
     shape = list(dims) + [1] * (3 - nd)
     n = int(np.prod(shape))
     coords = np.stack(np.unravel_index(np.arange(n), shape[::-1])[::-1], axis=1)  # x fastest
-    layer_w = shape[0] * cw + 4.0
+    # drawing only: the z layers sit in a near-square grid (a 16x16x16 pod reads as 4x4
+    # layers of 16x16 chips, not one strip 256 chips wide)
+    layer_w, layer_h = shape[0] * cw + 4.0, shape[1] * chh + 6.0
+    grid_cols = int(np.ceil(np.sqrt(shape[2])))
     for d in range(n):
         x, y, z = coords[d]
-        ox = z * layer_w + x * cw
-        oy = y * chh
+        ox = (z % grid_cols) * layer_w + x * cw
+        oy = (z // grid_cols) * layer_h + y * chh
         origins[d] = (ox, oy)
         servers[d] = d // 4
         hubs[d] = g.node(HUB, ox + (C - 1) / 2, oy - 1.5, chip=d, server=d // 4, label=f"TPU chip #{d} ({x},{y},{z})")
