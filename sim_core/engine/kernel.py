@@ -160,7 +160,22 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0):
     recompute_link(l, T, D, B, C, H, si, s)
     if b < L:
         recompute_link(b, T, D, B, C, H, si, s)
-    head_changed(b, T, D, B, C, H, si, s)
+    # head_changed(b), without recomputing a link twice: recompute_link only reads the
+    # state it is given and nothing it reads changes in between, so a second call for l or
+    # b would choose the same start (most often the next chunk of b wants l again)
+    h = B[0][b]
+    if h < 0:
+        if b < L:
+            ih_remove(H, si, b)
+    else:
+        nl = c_nxt[h]
+        if nl < 0:
+            ih_set(H, si, b, max(max(c_ready[h], B[4][b]), s))
+        else:
+            if b < L:
+                ih_remove(H, si, b)
+            if nl != l and nl != b:
+                recompute_link(nl, T, D, B, C, H, si, s)
     if B[0][l] == c:
         head_changed(l, T, D, B, C, H, si, s)
 
