@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim_core.parallel import thread_map
 from sim_core.workloads.noc import CYCLE_S, mean_hops_uniform, throughput_bound
 
 NOC_STEP_CYCLES = 8  # the engine step while measuring; traffic is drawn per cycle whatever the step
@@ -70,13 +71,13 @@ def congestion(p: dict, fast: bool, panes=()) -> "StudyResult":
                          f"seed and packets); latency by Little's law after {warmup_s * 1e9:.0f} ns of warm-up; "
                          f"uniform capacity 4/k = {throughput_bound(k, False):g} flits/core/cycle (Dally & Towles)")
     lat = {}
-    for pat in patterns:
-        for rate in rates:
-            res = run_point(sc, pat, rate, window_s, warmup_s)
-            lat[(pat, rate)] = res["latency_cycles"]
-            r.add(f"{pat} at {rate:g}", res["latency_cycles"],
-                  f"simulated on the pane's mesh; accepted {res['accepted']:.3f} of {rate:g} flits/core/cycle "
-                  f"offered; longest queue {res['max_queue_chunks']} flits", group=pat, x=rate)
+    points = [(pat, rate) for pat in patterns for rate in rates]
+    runs = thread_map(lambda pr: run_point(sc, pr[0], pr[1], window_s, warmup_s), points)  # one engine each
+    for (pat, rate), res in zip(points, runs):
+        lat[(pat, rate)] = res["latency_cycles"]
+        r.add(f"{pat} at {rate:g}", res["latency_cycles"],
+              f"simulated on the pane's mesh; accepted {res['accepted']:.3f} of {rate:g} flits/core/cycle "
+              f"offered; longest queue {res['max_queue_chunks']} flits", group=pat, x=rate)
     at = float(p.get("compare_at", 0.12 if not fast else rates[-1]))
     at = min(rates, key=lambda x: abs(x - at))
     r.put("hotspot_over_uniform_latency", lat[("hotspot", at)] / lat[("uniform", at)],

@@ -283,7 +283,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         recompute_link(first, T, D, B, C, H, si, t)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: independent engines run side by side on threads (sim_core.parallel)
 def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
     """Process events with t < ``t_end``, at most ``max_events``. Returns (status, need).
 
