@@ -133,19 +133,29 @@ def build_fabric(spec: ArchitectureSpec, *, nodes: int | None = None, dims: list
                     (m_src, m_dst, m_bw, m_lat, m_ring, tile_link), torus_table, dims if topo.kind == "torus" else ())
 
 
+MAX_STRIP_ASPECT = 4.0
+"""Widest a chip torus's row of z layers is drawn, relative to its height (see _build_torus)."""
+
+
 def _build_torus(dims, g, origins, hubs, servers, cw, chh, C, link, ring_base):
     nd = len(dims)
     shape = list(dims) + [1] * (3 - nd)
     n = int(np.prod(shape))
     coords = np.stack(np.unravel_index(np.arange(n), shape[::-1])[::-1], axis=1)  # x fastest
-    # drawing only: the z layers sit in a near-square grid (a 16x16x16 pod reads as 4x4
-    # layers of 16x16 chips, not one strip 256 chips wide)
+    # drawing only: z layers side by side, folded into rows (a snake, so layer z and z + 1
+    # always sit next to each other, and the last under the first) once the strip would be
+    # over MAX_STRIP_ASPECT times wider than high: a 16x16x16 pod is 2 rows of 8 layers
     layer_w, layer_h = shape[0] * cw + 4.0, shape[1] * chh + 6.0
-    grid_cols = int(np.ceil(np.sqrt(shape[2])))
+    rows = 1
+    while shape[2] > rows and np.ceil(shape[2] / rows) * layer_w > MAX_STRIP_ASPECT * rows * layer_h:
+        rows += 1
+    per_row = int(np.ceil(shape[2] / rows))
     for d in range(n):
         x, y, z = coords[d]
-        ox = (z % grid_cols) * layer_w + x * cw
-        oy = (z // grid_cols) * layer_h + y * chh
+        row, k = divmod(int(z), per_row)
+        col = k if row % 2 == 0 else per_row - 1 - k
+        ox = col * layer_w + x * cw
+        oy = row * layer_h + y * chh
         origins[d] = (ox, oy)
         servers[d] = d // 4
         hubs[d] = g.node(HUB, ox + (C - 1) / 2, oy - 1.5, chip=d, server=d // 4, label=f"TPU chip #{d} ({x},{y},{z})")
