@@ -184,3 +184,18 @@ def test_handle_reports_progress_for_the_app():
     eng.run_until_idle(dt_s=1e-3)
     assert h.done(eng) and h.time_s(eng) > 0
     assert np.all(eng.message_info(h.message_ids).tag == 7)
+
+
+def test_like_for_like_gives_every_preset_the_same_ranks_or_a_row_of_wafer_cores():
+    from sim_core import load_architecture, preset_ids
+    from sim_core.workloads.collectives import like_for_like
+
+    for pid in preset_ids():
+        spec = load_architecture(pid)
+        fab, ranks = like_for_like(spec, 16)
+        assert len(ranks) == 16 and len(set(ranks)) == 16
+        if fab.n_chips >= 2:
+            assert ranks == [fab.device_node(d) for d in range(16)]
+        else:  # one wafer: evenly spaced cores of its middle row
+            row = fab.tile_rows // 2
+            assert all(r // fab.tile_cols == row for r in ranks)

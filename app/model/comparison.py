@@ -15,39 +15,19 @@ Rows carry ``segments``: (part, seconds) pairs that sum to the iteration.
 """
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
 
 from sim_core import LINK_KINDS, build_fabric, load_architecture, preset_ids
 from sim_core.engine.view import link_average_utilization
+from sim_core.fabric.size import FabricSize
 from sim_core.workloads import collectives, training
 
 from app.model.training_studies import budget, split
 
 _CACHE: dict[tuple, dict] = {}
 _LOCK = threading.Lock()
-
-
-def _fabric_for(spec, devices: int):
-    topo = spec.topology
-    if topo.kind == "cluster":
-        return build_fabric(spec, nodes=max(1, math.ceil(devices / topo.chips_per_node)))
-    if topo.kind == "torus":
-        side = max(2, round(devices ** (1 / 3)))
-        dims = [side, side, side] if side ** 3 == devices else [min(64, max(2, devices))]
-        return build_fabric(spec, dims=dims)
-    return build_fabric(spec, wafers=1, tiles=(16, 16))
-
-
-def _ranks(fab, devices: int) -> list[int]:
-    if fab.n_chips >= 2:
-        return [fab.device_node(d) for d in range(min(devices, fab.n_chips))]
-    per = fab.tile_cols
-    row = fab.tile_rows // 2
-    k = min(devices, per)
-    return [row * per + int(c) for c in range(0, per, max(1, per // k))][:k]
 
 
 def compare(workload_kind: str, params: dict, devices: int, progress=None, skip: tuple = ()) -> list[dict]:
@@ -63,8 +43,7 @@ def compare(workload_kind: str, params: dict, devices: int, progress=None, skip:
         if progress:
             progress(i, len(ids), pid)
         spec = load_architecture(pid)
-        fab = _fabric_for(spec, devices)
-        ranks = _ranks(fab, devices)
+        fab, ranks = collectives.like_for_like(spec, devices)
         res = collectives.run_collective(fab, op, "auto", ranks, nbytes)
         rows.append(dict(label=ranks_label(spec, fab, len(ranks)), id=pid, name=spec.name, compute_s=0.0, comm_s=res["time_s"],
                          kind=res["bottleneck_link_kind"], algo=res["algo"], devices=len(ranks)))
@@ -134,12 +113,7 @@ def _row(est: dict, label: str) -> dict:
 
 
 def _size_kw(sim) -> dict:
-    kind, f = sim.spec.topology.kind, sim.fabric
-    if kind == "cluster":
-        return {"nodes": f.n_chips // sim.spec.topology.chips_per_node}
-    if kind == "torus":
-        return {"dims": list(f.torus_dims)}
-    return {"wafers": f.n_chips}
+    return FabricSize.of_fabric(sim.fabric).kwargs()
 
 
 def training_key(sim) -> tuple:

@@ -10,9 +10,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from sim_core import Engine, SpecError, build_fabric, load_architecture
+from sim_core.engine.view import playback_rate_s
 
 from app.model.workloads import WORKLOAD_KINDS, make_workload
 
@@ -134,13 +134,11 @@ def live_limit_message(scenario: "Scenario", spec) -> str | None:
     Cheap: counts chips and cores from the spec without building anything.
     """
     from sim_core.fabric.arrays import MAX_TILES
+    from sim_core.fabric.size import FabricSize
     topo = spec.topology
-    if topo.kind == "cluster":
-        chips = (scenario.size or topo.nodes) * topo.chips_per_node
-    elif topo.kind == "torus":
-        chips = int(np.prod(scenario.dims or topo.dims))
-    else:
-        chips = scenario.size or topo.wafers
+    chips = FabricSize(nodes=scenario.size if topo.kind == "cluster" else None,
+                       dims=tuple(scenario.dims) if topo.kind == "torus" and scenario.dims else None,
+                       wafers=scenario.size if topo.kind == "wafer" else None).chips(spec)
     rows, cols = scenario.tiles or spec.chip.default_tiles
     cores = chips * rows * cols
     if cores > MAX_TILES:
@@ -176,15 +174,6 @@ class Simulation:
     sim_rate_s: float
 
 
-def auto_rate(fabric, chunk_bytes: int) -> float:
-    """Simulated seconds per wall second so a chunk crosses the slowest off-chip link in ~0.2 s."""
-    off = fabric.link_kind != 0
-    bw = fabric.link_bandwidth_Bps[off] if off.any() else fabric.link_bandwidth_Bps
-    lat = fabric.link_latency_s[off] if off.any() else fabric.link_latency_s
-    slowest = float(np.max(chunk_bytes / bw + lat))
-    return slowest / 0.2
-
-
 def build_simulation(scenario: Scenario) -> Simulation:
     """Load, build and wire up ``scenario``. Raises ``SpecError`` naming the bad field."""
     spec = load_architecture(scenario.architecture)
@@ -215,7 +204,7 @@ def build_simulation(scenario: Scenario) -> Simulation:
     eng.attach_traffic(workload)
     if hasattr(workload, "schedule_round"):
         workload(eng, 0.0, 0.0)  # the first round is scheduled here (a worker thread), not in the first frame
-    rate = scenario.sim_rate_s or auto_rate(fab, scenario.chunk_bytes)
+    rate = scenario.sim_rate_s or playback_rate_s(fab, scenario.chunk_bytes)
     return Simulation(scenario, spec, fab, eng, workload, step_s=rate / 60.0, sim_rate_s=rate)
 
 

@@ -80,3 +80,17 @@ def link_average_utilization(engine) -> np.ndarray:
     if engine.now_s <= 0:
         return np.zeros(engine.L)
     return np.clip(engine.link_busy_total_s / engine.now_s, 0.0, 1.0)
+
+
+PLAYBACK_CROSSING_WALL_S = 0.2
+"""At 1x a chunk crosses the slowest off-chip link in this much wall time (``playback_rate_s``)."""
+
+
+def playback_rate_s(fabric, chunk_bytes: int) -> float:
+    """Simulated seconds per wall second at 1x: a chunk of ``chunk_bytes`` crosses the
+    fabric's slowest off-chip link (serialization plus latency; any link on a lone mesh) in
+    ``PLAYBACK_CROSSING_WALL_S`` of wall time, so the slowest hop is just visible."""
+    off = fabric.link_kind != 0
+    bw = fabric.link_bandwidth_Bps[off] if off.any() else fabric.link_bandwidth_Bps
+    lat = fabric.link_latency_s[off] if off.any() else fabric.link_latency_s
+    return float(np.max(chunk_bytes / bw + lat)) / PLAYBACK_CROSSING_WALL_S

@@ -91,3 +91,24 @@ def reducing_switch(fabric, router, nodes) -> int:
     if common:
         return min(common)
     return top[len(top) // 2]
+
+
+COMPARISON_WAFER_TILES = (16, 16)
+"""A wafer in a like-for-like comparison is drawn as this many tiles (its ranks are cores)."""
+
+
+def like_for_like(spec, devices: int):
+    """A fabric of ``spec`` and ``devices`` ranks on it, for the same collective on every preset:
+    the smallest instance with that many chips (``FabricSize.at_least``: whole servers, a
+    cube or a line of chips) and its first ``devices`` chips; a wafer holds its whole mesh
+    on one device, so its ranks are evenly spaced cores of the middle row of one wafer's
+    mesh (the same bytes per rank). Returns (fabric, list of node ids)."""
+    from sim_core.fabric.size import FabricSize
+    wafer = spec.topology.kind == "wafer"
+    fab = FabricSize.at_least(spec, devices, tiles=COMPARISON_WAFER_TILES if wafer else None).build(spec)
+    if fab.n_chips >= 2:
+        return fab, [fab.device_node(d) for d in range(min(devices, fab.n_chips))]
+    per = fab.tile_cols
+    row = fab.tile_rows // 2
+    k = min(devices, per)
+    return fab, [row * per + int(c) for c in range(0, per, max(1, per // k))][:k]
