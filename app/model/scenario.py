@@ -10,7 +10,6 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-
 from sim_core import Engine, SpecError, build_fabric, load_architecture
 from sim_core.engine.view import playback_rate_s
 
