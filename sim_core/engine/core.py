@@ -41,17 +41,14 @@ import numpy as np
 
 from sim_core.cancel import check as check_cancelled
 from sim_core.engine import kernel as K
-from sim_core.engine.log import CompletionLog
 from sim_core.engine.metrics import Metrics
-from sim_core.engine.work import WorkAdding
+from sim_core.engine.work import DONE, FREE, WAITING, WorkAdding
 from sim_core.engine.queries import EngineQueries
 from sim_core.engine.state import EngineState
 from sim_core.fabric.arrays import Fabric
 from sim_core.fabric.routing import Router
 
 INF = np.inf
-FREE, WAITING, SCHEDULED, ACTIVE, DONE = range(5)
-KIND_MESSAGE, KIND_COMPUTE = 0, 1
 POLICIES = ("auto", "events", "rounds")
 _CALL_EVENTS = 1 << 22  # events per compiled call between cancellation checks
 
@@ -135,75 +132,6 @@ class Engine(EngineState, EngineQueries, WorkAdding):
         self.reset()
 
     # ------------------------------------------------------------------ adding work
-    def add_messages(self, src, dst, size_bytes, *, at_s=None, delay_s=0.0, tag=0, retain: bool = True) -> np.ndarray:
-        """Queue messages ``src[i] -> dst[i]`` of ``size_bytes[i]``, released at ``at_s[i]``
-        (default: now) or, if dependencies are added before the next step, ``delay_s``
-        after the last of them completes. Returns their ids ((n,) int64).
-
-        ``retain=False`` recycles the id once the message completes (streams of synthetic
-        packets); its record then lives only in ``self.log``.
-        """
-        src = np.atleast_1d(np.asarray(src, dtype=np.int64))
-        n = src.size
-        dst = np.broadcast_to(np.asarray(dst, dtype=np.int64), (n,))
-        size = np.broadcast_to(np.asarray(size_bytes), (n,))
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        N = self.f.n_nodes
-        if (src < 0).any() or (src >= N).any() or (dst < 0).any() or (dst >= N).any():
-            raise ValueError(f"node ids must be in 0..{N - 1}")
-        if not np.all(np.isfinite(size)) or (size < 0).any():
-            raise ValueError("message sizes must be finite and >= 0 bytes")
-        at = np.broadcast_to(np.asarray(self.now_s if at_s is None else at_s, dtype=np.float64), (n,))
-        if not np.all(np.isfinite(at)) or (at < self.now_s).any():
-            raise ValueError("messages cannot be released in the simulated past (or at a non-finite time)")
-        delay = np.broadcast_to(np.asarray(delay_s, dtype=np.float64), (n,))
-        if not np.all(np.isfinite(delay)) or (delay < 0).any():
-            raise ValueError("delay_s must be finite and >= 0")
-        ids = self._take_ids(n)
-        self.m_src[ids], self.m_dst[ids] = src, dst
-        self.m_size[ids] = np.round(size).astype(np.int64)
-        self.m_kind[ids] = KIND_MESSAGE
-        self.m_state[ids] = WAITING
-        self.m_tag[ids] = tag
-        self.m_retain[ids] = retain
-        self.m_deps[ids] = 0
-        self.m_left[ids] = 0
-        self.m_delay[ids] = delay
-        self.m_duration[ids] = 0.0
-        self.m_ready[ids] = at
-        self.m_created[ids] = at
-        self.m_release[ids] = np.nan
-        self.m_finish[ids] = np.nan
-        self.router.ensure(dst)
-        self._new.append(ids)
-        return ids
-
-    def send(self, src: int, dst: int, size_bytes: float, *, at_s=None, delay_s=0.0, tag=0, after=()) -> int:
-        """One message; ``after``: ids it waits for. Returns its id."""
-        mid = self.add_messages(src, dst, size_bytes, at_s=at_s, delay_s=delay_s, tag=tag)
-        if len(after):
-            self.add_dependencies(np.asarray(after, dtype=np.int64), np.repeat(mid, len(after)))
-        return int(mid[0])
-
-    def add_dependencies(self, before, after) -> None:
-        """``after[i]`` is released only once ``before[i]`` has completed."""
-        before = np.asarray(before, dtype=np.int64).ravel()
-        after = np.asarray(after, dtype=np.int64).ravel()
-        if before.size != after.size:
-            raise ValueError("before and after must have the same length")
-        if before.size == 0:
-            return
-        if (self.m_state[after] != WAITING).any():
-            raise ValueError("dependencies can only be added to messages not yet released")
-        if not self.m_retain[before].all():
-            raise ValueError("only retained messages can be depended on")
-        done = self.m_state[before] == DONE
-        np.maximum.at(self.m_ready, after[done], self.m_finish[before[done]])
-        live = ~done
-        np.add.at(self.m_deps, after[live], 1)
-        self._edges.append((before[live], after[live]))
-
     def forget(self, ids) -> None:
         """Hand completed retained messages back to the pool (their times are then gone).
 
@@ -219,6 +147,12 @@ class Engine(EngineState, EngineQueries, WorkAdding):
         self.m_retain[ids] = True
         self.m_free = np.concatenate([self.m_free, ids])
         self._prune_edges()
+
+    def _fresh_messages(self, ids) -> None:
+        self.m_left[ids] = 0
+
+    def _store_edges(self, before, after) -> None:
+        self._edges.append((before, after))
 
     def attach_traffic(self, generator) -> None:
         """``generator(engine, t0_s, t1_s)`` is called once for every stretch of time advanced."""

@@ -8,8 +8,6 @@ import numpy as np
 
 from sim_core.engine import kernel as K
 
-KIND_COMPUTE, DONE = 1, 4
-
 
 def _counter(index: int, doc: str):
     return property(lambda self: int(self.si[index]), doc=doc)
@@ -129,24 +127,3 @@ class EngineQueries:
         return ChunkState(link=np.where(on_link, buf, buf - self.L), on_link=on_link, next_link=self.p_nxt[live],
                           start_s=self.p_start[live], ready_s=self.p_ready[live], queue_pos=self.p_seq[live],
                           msg=msg, tag=self.m_tag[msg])
-
-    def message_info(self, ids):
-        """Retained messages ``ids`` as a ``view.MessageInfo`` (copies)."""
-        from sim_core.engine.view import MessageInfo
-        ids = np.asarray(ids, dtype=np.int64)
-        return MessageInfo(src=self.m_src[ids].copy(), dst=self.m_dst[ids].copy(), size_bytes=self.m_size[ids].copy(),
-                           tag=self.m_tag[ids].copy(), is_compute=self.m_kind[ids] == KIND_COMPUTE,
-                           release_s=self.m_release[ids].copy(), finish_s=self.m_finish[ids].copy())
-
-    def message_path(self, msg: int) -> list[int]:
-        """Link ids message ``msg`` takes from its source to its destination."""
-        return self.router.path(int(self.m_src[msg]), int(self.m_dst[msg]))
-
-    def completed(self, ids) -> np.ndarray:
-        """(n,) bool: which of these retained messages (or compute tasks) have completed."""
-        return self.m_state[np.asarray(ids, dtype=np.int64)] == DONE
-
-    def message_times(self, ids) -> tuple[np.ndarray, np.ndarray]:
-        """(release_s, finish_s) of retained messages (nan while not yet known)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        return self.m_release[ids].copy(), self.m_finish[ids].copy()

@@ -40,12 +40,10 @@ from sim_core.cancel import check as check_cancelled
 from sim_core.fabric.arrays import Fabric
 from sim_core.engine.log import CompletionLog
 from sim_core.engine.metrics import Metrics
-from sim_core.engine.work import WorkAdding
+from sim_core.engine.work import ACTIVE, DONE, FREE, KIND_COMPUTE, SCHEDULED, WAITING, WorkAdding
 from sim_core.fabric.routing import Router
 
 INF = np.inf
-FREE, WAITING, SCHEDULED, ACTIVE, DONE = range(5)
-KIND_MESSAGE, KIND_COMPUTE = 0, 1
 
 
 class RoundsEngine(WorkAdding):
@@ -199,86 +197,15 @@ class RoundsEngine(WorkAdding):
             setattr(self, name, arr)
         self.m_cap = new_cap
 
-    def _take_ids(self, n: int) -> np.ndarray:
-        reuse = self.m_free[:n]
-        self.m_free = self.m_free[n:]
-        rest = n - len(reuse)
-        if self.m_count + rest > self.m_cap:
-            self._grow_messages(rest)
-        fresh = np.arange(self.m_count, self.m_count + rest, dtype=np.int64)
-        self.m_count += rest
-        return np.concatenate([reuse, fresh])
-
-    # ------------------------------------------------------------------ adding work
-    def add_messages(self, src, dst, size_bytes, *, at_s=None, delay_s=0.0, tag=0, retain: bool = True) -> np.ndarray:
-        """Queue messages ``src[i] -> dst[i]`` of ``size_bytes[i]``, released at ``at_s[i]``
-        (default: now) or, if dependencies are added before the next step, ``delay_s``
-        after the last of them completes. Returns their ids ((n,) int64).
-
-        ``retain=False`` recycles the id once the message completes (streams of synthetic
-        packets); its record then lives only in ``self.log``.
-        """
-        src = np.atleast_1d(np.asarray(src, dtype=np.int64))
-        n = src.size
-        dst = np.broadcast_to(np.asarray(dst, dtype=np.int64), (n,))
-        size = np.broadcast_to(np.asarray(size_bytes), (n,))
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        N = self.f.n_nodes
-        if (src < 0).any() or (src >= N).any() or (dst < 0).any() or (dst >= N).any():
-            raise ValueError(f"node ids must be in 0..{N - 1}")
-        if not np.all(np.isfinite(size)) or (size < 0).any():
-            raise ValueError("message sizes must be finite and >= 0 bytes")
-        at = self.now_s if at_s is None else at_s
-        at = np.broadcast_to(np.asarray(at, dtype=np.float64), (n,))
-        if (at < self.now_s).any():
-            raise ValueError("messages cannot be released in the simulated past")
-        ids = self._take_ids(n)
-        self.m_src[ids], self.m_dst[ids] = src, dst
-        self.m_size[ids] = np.round(size).astype(np.int64)
-        self.m_kind[ids] = KIND_MESSAGE
-        self.m_state[ids] = WAITING
-        self.m_tag[ids] = tag
-        self.m_retain[ids] = retain
+    # ------------------------------------------------------------------ adding work (the pool: engine.work)
+    def _fresh_messages(self, ids) -> None:
         self.m_has_dep[ids] = False
-        self.m_deps[ids] = 0
-        self.m_delay[ids] = delay_s
-        self.m_duration[ids] = 0.0
-        self.m_ready[ids] = at
-        self.m_created[ids] = at
-        self.m_release[ids] = np.nan
-        self.m_finish[ids] = np.nan
-        self.router.ensure(dst)
-        self._new.append(ids)
-        return ids
 
-    def send(self, src: int, dst: int, size_bytes: float, *, at_s=None, delay_s=0.0, tag=0, after=()) -> int:
-        """One message; ``after``: ids it waits for. Returns its id."""
-        mid = self.add_messages(src, dst, size_bytes, at_s=at_s, delay_s=delay_s, tag=tag)
-        if len(after):
-            self.add_dependencies(np.asarray(after, dtype=np.int64), np.repeat(mid, len(after)))
-        return int(mid[0])
-
-    def add_dependencies(self, before, after) -> None:
-        """``after[i]`` is released only once ``before[i]`` has completed."""
-        before = np.asarray(before, dtype=np.int64).ravel()
-        after = np.asarray(after, dtype=np.int64).ravel()
-        if before.size != after.size:
-            raise ValueError("before and after must have the same length")
-        if before.size == 0:
-            return
-        if (self.m_state[after] != WAITING).any():
-            raise ValueError("dependencies can only be added to messages not yet released")
-        if not self.m_retain[before].all():
-            raise ValueError("only retained messages can be depended on")
-        done = self.m_state[before] == DONE
-        np.maximum.at(self.m_ready, after[done], self.m_finish[before[done]])
-        live = ~done
-        np.add.at(self.m_deps, after[live], 1)
-        self.m_has_dep[before[live]] = True
-        self._has_dependents = self._has_dependents or bool(live.any())
-        self.e_from = np.concatenate([self.e_from, before[live]])
-        self.e_to = np.concatenate([self.e_to, after[live]])
+    def _store_edges(self, before, after) -> None:
+        self.m_has_dep[before] = True
+        self._has_dependents = self._has_dependents or bool(before.size)
+        self.e_from = np.concatenate([self.e_from, before])
+        self.e_to = np.concatenate([self.e_to, after])
         self._csr = None
 
     def forget(self, ids) -> None:
@@ -770,27 +697,6 @@ class RoundsEngine(WorkAdding):
                           next_link=self.c_nxt[live].copy(), start_s=self.c_start[live].copy(),
                           ready_s=self.c_ready[live].copy(), queue_pos=self.c_seq[live].copy(),
                           msg=self.c_msg[live].copy(), tag=self.m_tag[self.c_msg[live]])
-
-    def message_info(self, ids):
-        """Retained messages ``ids`` as a ``view.MessageInfo`` (copies)."""
-        from sim_core.engine.view import MessageInfo
-        ids = np.asarray(ids, dtype=np.int64)
-        return MessageInfo(src=self.m_src[ids].copy(), dst=self.m_dst[ids].copy(), size_bytes=self.m_size[ids].copy(),
-                           tag=self.m_tag[ids].copy(), is_compute=self.m_kind[ids] == KIND_COMPUTE,
-                           release_s=self.m_release[ids].copy(), finish_s=self.m_finish[ids].copy())
-
-    def message_path(self, msg: int) -> list[int]:
-        """Link ids message ``msg`` takes from its source to its destination."""
-        return self.router.path(int(self.m_src[msg]), int(self.m_dst[msg]))
-
-    def completed(self, ids) -> np.ndarray:
-        """(n,) bool: which of these retained messages (or compute tasks) have completed."""
-        return self.m_state[np.asarray(ids, dtype=np.int64)] == DONE
-
-    def message_times(self, ids) -> tuple[np.ndarray, np.ndarray]:
-        """(release_s, finish_s) of retained messages (nan while not yet known)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        return self.m_release[ids].copy(), self.m_finish[ids].copy()
 
     # ------------------------------------------------------------------ snapshots
     _SCALARS = ("now_s", "step_count", "bytes_injected", "bytes_delivered", "chunks_created", "chunks_delivered",

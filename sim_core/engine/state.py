@@ -140,16 +140,6 @@ class EngineState:
         self.m_cap = new_cap
         self._csr = None
 
-    def _take_ids(self, n: int) -> np.ndarray:
-        reuse = self.m_free[:n]
-        self.m_free = self.m_free[n:]
-        rest = n - len(reuse)
-        if self.m_count + rest > self.m_cap:
-            self._grow_messages(rest)
-        fresh = np.arange(self.m_count, self.m_count + rest, dtype=np.int64)
-        self.m_count += rest
-        return np.concatenate([reuse, fresh])
-
     # ------------------------------------------------------------------ dependencies
     def _prune_edges(self) -> None:
         """Drop dependency edges whose source has completed: they have done their work."""

@@ -1,18 +1,75 @@
-"""Compute tasks and mixed batches of work, on top of ``add_messages`` (both policies).
+"""The message pool both time-advance policies share: adding work, dependencies, ids, answers.
 
-A mixin: the engine class provides ``add_messages`` and the ``m_kind`` / ``m_duration``
-arrays; these methods add compute tasks alone or interleaved with messages in one call
-(a collective's sends and reductions, laid out as arrays by
-``sim_core.workloads.collectives.layout``).
+A mixin. The engine class provides the per-message arrays (``m_src``, ``m_dst``, ``m_size``,
+``m_kind``, ``m_state``, ``m_tag``, ``m_retain``, ``m_deps``, ``m_delay``, ``m_duration``,
+``m_ready``, ``m_created``, ``m_release``, ``m_finish``: (Mc,) each), the free list
+``m_free`` with ``m_count`` / ``m_cap`` / ``_grow_messages``, ``router``, ``now_s``, the
+list ``_new`` of ids added since the last advance, and two hooks for what differs between
+policies: ``_fresh_messages(ids)`` (its own per-message fields) and ``_store_edges(before,
+after)`` (its dependency store). Messages and compute tasks share the pool; a compute task
+is a message from a node to itself that keeps the node busy for ``m_duration``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-KIND_COMPUTE = 1
+FREE, WAITING, SCHEDULED, ACTIVE, DONE = range(5)
+KIND_MESSAGE, KIND_COMPUTE = 0, 1
 
 
 class WorkAdding:
+    # ------------------------------------------------------------------ adding work
+    def add_messages(self, src, dst, size_bytes, *, at_s=None, delay_s=0.0, tag=0, retain: bool = True) -> np.ndarray:
+        """Queue messages ``src[i] -> dst[i]`` of ``size_bytes[i]``, released at ``at_s[i]``
+        (default: now) or, if dependencies are added before the next step, ``delay_s``
+        after the last of them completes. Returns their ids ((n,) int64).
+
+        ``retain=False`` recycles the id once the message completes (streams of synthetic
+        packets); its record then lives only in ``self.log``.
+        """
+        src = np.atleast_1d(np.asarray(src, dtype=np.int64))
+        n = src.size
+        dst = np.broadcast_to(np.asarray(dst, dtype=np.int64), (n,))
+        size = np.broadcast_to(np.asarray(size_bytes), (n,))
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        N = self.f.n_nodes
+        if (src < 0).any() or (src >= N).any() or (dst < 0).any() or (dst >= N).any():
+            raise ValueError(f"node ids must be in 0..{N - 1}")
+        if not np.all(np.isfinite(size)) or (size < 0).any():
+            raise ValueError("message sizes must be finite and >= 0 bytes")
+        at = np.broadcast_to(np.asarray(self.now_s if at_s is None else at_s, dtype=np.float64), (n,))
+        if not np.all(np.isfinite(at)) or (at < self.now_s).any():
+            raise ValueError("messages cannot be released in the simulated past (or at a non-finite time)")
+        delay = np.broadcast_to(np.asarray(delay_s, dtype=np.float64), (n,))
+        if not np.all(np.isfinite(delay)) or (delay < 0).any():
+            raise ValueError("delay_s must be finite and >= 0")
+        ids = self._take_ids(n)
+        self.m_src[ids], self.m_dst[ids] = src, dst
+        self.m_size[ids] = np.round(size).astype(np.int64)
+        self.m_kind[ids] = KIND_MESSAGE
+        self.m_state[ids] = WAITING
+        self.m_tag[ids] = tag
+        self.m_retain[ids] = retain
+        self.m_deps[ids] = 0
+        self.m_delay[ids] = delay
+        self.m_duration[ids] = 0.0
+        self.m_ready[ids] = at
+        self.m_created[ids] = at
+        self.m_release[ids] = np.nan
+        self.m_finish[ids] = np.nan
+        self._fresh_messages(ids)
+        self.router.ensure(dst)
+        self._new.append(ids)
+        return ids
+
+    def send(self, src: int, dst: int, size_bytes: float, *, at_s=None, delay_s=0.0, tag=0, after=()) -> int:
+        """One message; ``after``: ids it waits for. Returns its id."""
+        mid = self.add_messages(src, dst, size_bytes, at_s=at_s, delay_s=delay_s, tag=tag)
+        if len(after):
+            self.add_dependencies(np.asarray(after, dtype=np.int64), np.repeat(mid, len(after)))
+        return int(mid[0])
+
     def add_compute(self, node, duration_s, *, at_s=None, tag=0) -> np.ndarray:
         """Compute tasks: ``node[i]`` is busy for ``duration_s[i]`` once released."""
         node = np.atleast_1d(np.asarray(node, dtype=np.int64))
@@ -36,3 +93,54 @@ class WorkAdding:
         self.m_kind[ids[comp]] = KIND_COMPUTE
         self.m_duration[ids[comp]] = dur[comp]
         return ids
+
+    def add_dependencies(self, before, after) -> None:
+        """``after[i]`` is released only once ``before[i]`` has completed."""
+        before = np.asarray(before, dtype=np.int64).ravel()
+        after = np.asarray(after, dtype=np.int64).ravel()
+        if before.size != after.size:
+            raise ValueError("before and after must have the same length")
+        if before.size == 0:
+            return
+        if (self.m_state[after] != WAITING).any():
+            raise ValueError("dependencies can only be added to messages not yet released")
+        if not self.m_retain[before].all():
+            raise ValueError("only retained messages can be depended on")
+        done = self.m_state[before] == DONE
+        np.maximum.at(self.m_ready, after[done], self.m_finish[before[done]])
+        live = ~done
+        np.add.at(self.m_deps, after[live], 1)
+        self._store_edges(before[live], after[live])
+
+    def _take_ids(self, n: int) -> np.ndarray:
+        """``n`` message ids: recycled ones first, then fresh ones (growing the arrays)."""
+        reuse = self.m_free[:n]
+        self.m_free = self.m_free[n:]
+        rest = n - len(reuse)
+        if self.m_count + rest > self.m_cap:
+            self._grow_messages(rest)
+        fresh = np.arange(self.m_count, self.m_count + rest, dtype=np.int64)
+        self.m_count += rest
+        return np.concatenate([reuse, fresh])
+
+    # ------------------------------------------------------------------ answers about messages
+    def message_info(self, ids):
+        """Retained messages ``ids`` as a ``view.MessageInfo`` (copies)."""
+        from sim_core.engine.view import MessageInfo
+        ids = np.asarray(ids, dtype=np.int64)
+        return MessageInfo(src=self.m_src[ids].copy(), dst=self.m_dst[ids].copy(), size_bytes=self.m_size[ids].copy(),
+                           tag=self.m_tag[ids].copy(), is_compute=self.m_kind[ids] == KIND_COMPUTE,
+                           release_s=self.m_release[ids].copy(), finish_s=self.m_finish[ids].copy())
+
+    def message_path(self, msg: int) -> list[int]:
+        """Link ids message ``msg`` takes from its source to its destination."""
+        return self.router.path(int(self.m_src[msg]), int(self.m_dst[msg]))
+
+    def completed(self, ids) -> np.ndarray:
+        """(n,) bool: which of these retained messages (or compute tasks) have completed."""
+        return self.m_state[np.asarray(ids, dtype=np.int64)] == DONE
+
+    def message_times(self, ids) -> tuple[np.ndarray, np.ndarray]:
+        """(release_s, finish_s) of retained messages (nan while not yet known)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return self.m_release[ids].copy(), self.m_finish[ids].copy()
