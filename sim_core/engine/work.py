@@ -17,6 +17,13 @@ FREE, WAITING, SCHEDULED, ACTIVE, DONE = range(5)
 KIND_MESSAGE, KIND_COMPUTE = 0, 1
 
 
+def _as_slice(ids: np.ndarray):
+    """``ids`` as a slice when they are consecutive (as fresh ids are), else ``ids`` itself."""
+    if ids.size and ids[-1] - ids[0] == ids.size - 1 and (ids.size < 3 or bool((np.diff(ids) == 1).all())):
+        return slice(int(ids[0]), int(ids[-1]) + 1)
+    return ids
+
+
 class WorkAdding:
     # ------------------------------------------------------------------ adding work
     def add_messages(self, src, dst, size_bytes, *, at_s=None, delay_s=0.0, tag=0, retain: bool = True) -> np.ndarray:
@@ -45,20 +52,21 @@ class WorkAdding:
         if not np.all(np.isfinite(delay)) or (delay < 0).any():
             raise ValueError("delay_s must be finite and >= 0")
         ids = self._take_ids(n)
-        self.m_src[ids], self.m_dst[ids] = src, dst
-        self.m_size[ids] = np.round(size).astype(np.int64)
-        self.m_kind[ids] = KIND_MESSAGE
-        self.m_state[ids] = WAITING
-        self.m_tag[ids] = tag
-        self.m_retain[ids] = retain
-        self.m_deps[ids] = 0
-        self.m_delay[ids] = delay
-        self.m_duration[ids] = 0.0
-        self.m_ready[ids] = at
-        self.m_created[ids] = at
-        self.m_release[ids] = np.nan
-        self.m_finish[ids] = np.nan
-        self._fresh_messages(ids)
+        sel = _as_slice(ids)  # fresh ids are a run: slices write far faster than index arrays
+        self.m_src[sel], self.m_dst[sel] = src, dst
+        self.m_size[sel] = np.round(size).astype(np.int64)
+        self.m_kind[sel] = KIND_MESSAGE
+        self.m_state[sel] = WAITING
+        self.m_tag[sel] = tag
+        self.m_retain[sel] = retain
+        self.m_deps[sel] = 0
+        self.m_delay[sel] = delay
+        self.m_duration[sel] = 0.0
+        self.m_ready[sel] = at
+        self.m_created[sel] = at
+        self.m_release[sel] = np.nan
+        self.m_finish[sel] = np.nan
+        self._fresh_messages(sel)
         self.router.ensure(dst)
         self._new.append(ids)
         return ids
@@ -73,7 +81,14 @@ class WorkAdding:
     def add_compute(self, node, duration_s, *, at_s=None, tag=0) -> np.ndarray:
         """Compute tasks: ``node[i]`` is busy for ``duration_s[i]`` once released."""
         node = np.atleast_1d(np.asarray(node, dtype=np.int64))
-        return self.add_work(node, node, 0, duration_s=duration_s, is_compute=True, at_s=at_s, tag=tag)
+        dur = np.broadcast_to(np.asarray(duration_s, dtype=np.float64), node.shape)
+        if not np.all(np.isfinite(dur)) or (dur < 0).any():
+            raise ValueError("compute durations must be finite and >= 0 s")
+        ids = self.add_messages(node, node, 0, at_s=at_s, tag=tag)
+        sel = _as_slice(ids)
+        self.m_kind[sel] = KIND_COMPUTE
+        self.m_duration[sel] = dur
+        return ids
 
     def add_work(self, src, dst, size_bytes, *, duration_s, is_compute, at_s=None, delay_s=0.0, tag=0) -> np.ndarray:
         """Messages and compute tasks in one call; ids ((n,) int64) in the order given.
