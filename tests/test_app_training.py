@@ -120,7 +120,7 @@ def test_compute_phases_are_skipped_and_the_clock_says_so(window):
         if c.skipped_s > 0:
             break
     assert c.skipped_s > 0
-    assert eng.bytes_in_flight == 0 or eng.now_s >= c.display_t
+    assert 0 < c.skipped_s < c.display_t <= eng.now_s  # jumps only ahead, never past the engine
     assert "skipped: no data moving" in window.clock.plain_text()
     from app.windows.window_state import window_state
     assert window_state(window)["clock"]["skipped_s"] == c.skipped_s

@@ -199,16 +199,13 @@ class Controller(QObject):
         if eng.now_s > self.display_t or eng.quiet_until_s() <= eng.now_s:
             return 0.0
         per_wall_s = self.speed * self.sim.sim_rate_s
-        try:
-            reached = eng.advance_quiet(self.display_t + SKIP_HORIZON_WALL_S * per_wall_s, max_events=self._events)
-        except Exception as exc:  # the run stops, the app does not
-            self.pause()
-            self.error.emit(f"Simulation stopped: {type(exc).__name__}: {exc}", traceback.format_exc())
+        until = self.display_t + SKIP_HORIZON_WALL_S * per_wall_s
+        if not self._guarded(lambda: eng.advance_quiet(until, max_events=self._events)):
             return 0.0
-        gap = reached - self.display_t
+        gap = eng.now_s - self.display_t
         if gap <= IDLE_SKIP_WALL_S * per_wall_s:
             return 0.0  # a short pause plays as it is (the engine is a little ahead; nothing moved)
-        self.display_t = reached
+        self.display_t = eng.now_s
         self.skipped_s += gap
         return gap
 

@@ -99,13 +99,16 @@ class _Layout:
                 self.prev[x] = np.array([done], dtype=np.int64)
             self.counts[counter or ("tp_collectives" if group == "tp" else "zero3_collectives")] += 1
 
+    def item(self, k, it, extra=None) -> None:
+        """One schedule item of stage ``k``: a compute task or a collective."""
+        if it.kind == "compute":
+            self.compute_task(k, it.seconds, extra)
+        else:
+            self.collective(k, it.key, extra)
+
     def run_pass(self, k, items, recv=None):
         for n, it in enumerate(items):
-            extra = recv if n == 0 else None
-            if it.kind == "compute":
-                self.compute_task(k, it.seconds, extra)
-            else:
-                self.collective(k, it.key, extra)
+            self.item(k, it, recv if n == 0 else None)
         return {x: self.prev[x] for x in self.prev if x[2] == k}
 
     def send(self, k_from, k_to, last) -> dict:
@@ -187,11 +190,7 @@ def _last_backward(lay, plan, sched, k, items, recv):
     size = total / n_b if n_b else 0.0
     bucket_wait, launched = {}, 0
     for n, it in enumerate(items):
-        extra = recv if n == 0 else None
-        if it.kind == "compute":
-            lay.compute_task(k, it.seconds, extra)
-        else:
-            lay.collective(k, it.key, extra)
+        lay.item(k, it, recv if n == 0 else None)
         acc += it.grad_bytes
         while launched < n_b - 1 and acc >= (launched + 1) * size * (1 - 1e-12):
             _bucket(lay, k, bucket_wait)
