@@ -262,3 +262,27 @@ def test_thumbnail_cache_key_follows_the_scene_folder_and_the_version(tmp_path, 
         assert sb.cache_key(tmp_path / src.name) != b
     finally:
         sb._shared_key.cache_clear()
+
+
+def test_live_line_names_panes_only_when_there_are_several(scene_window):
+    """A lone pane's label is above it: the line under the panes does not repeat it (scene 6's
+    label, cut at its colon, once ran over three lines under the beat text); two panes are named
+    by their labels up to the colon."""
+    win = scene_window("6")
+    frames(win, 3)
+    line = win.live_line()
+    assert line.startswith("computing, no link traffic"), line
+    assert "DGX" not in line and "(the chart" not in line, line
+    win.open_scene("5")
+    frames(win, 3)
+    names = win.pane_names()
+    assert names == ["Wafer (WSE-2-like)", "DGX A100 server"], names
+
+
+def test_queue_of_one_flit_is_singular(scene_window):
+    win = scene_window("4")
+    eng = win.controller.engine
+    eng.link_queue = lambda: np.array([0, 1, 0])
+    assert "longest queue 1 flit" in win.live_line() and "1 flits" not in win.live_line()
+    eng.link_queue = lambda: np.array([0, 3])
+    assert "longest queue 3 flits" in win.live_line()

@@ -319,19 +319,28 @@ class SceneWindow(QMainWindow):
             lat = little_latency_s(sims[0].engine, warm) if sims[0].engine.now_s > warm else None
             queue = int(sims[0].engine.link_queue().max(initial=0))
             parts.append(f"mean latency {lat / CYCLE_S:,.0f} cycles" if lat else "measuring latency...")
-            parts.append(f"longest queue {queue} flits")
+            parts.append(f"longest queue {queue} flit{'' if queue == 1 else 's'}")
+        names = self.pane_names()
         if sims[0].workload.kind == "training":
             busy = [s.engine.bytes_in_flight > 0 for s in sims]
-            names = [p.label.split(":")[0] or s.spec.name for p, s in zip(self.scene.panes, sims)]
             computing = [n for n, b in zip(names, busy) if not b]
-            if computing:  # a compute phase: nothing moves on the links, and that is the point
+            if len(sims) == 1 and computing:  # a compute phase: nothing moves on the links, and that is the point
+                parts.append("computing, no link traffic")
+            elif computing:
                 parts.append(f"computing, no link traffic: {', '.join(computing)}")
         rounds = [s.workload.last_round_s() for s in sims]
         if any(r is not None for r in rounds) and sims[0].workload.kind != "noc":
-            names = [p.label.split(":")[0] or s.spec.name for p, s in zip(self.scene.panes, sims)]
             parts.append("last animated round: " + ", ".join(
-                f"{n} {rm.format_time(r) if r is not None else 'running...'}" for n, r in zip(names, rounds)))
+                f"{n} {rm.format_time(r) if r is not None else 'running...'}".strip() for n, r in zip(names, rounds)))
         return "; ".join(parts)
+
+    def pane_names(self) -> list[str]:
+        """Short names for the live line: none for a lone pane (its label is above it), else each
+        label up to its colon (or the preset's name)."""
+        sims = [self.controller.sim, *self.controller.followers]
+        if len(sims) == 1:
+            return [""]
+        return [p.label.split(":")[0] or s.spec.name for p, s in zip(self.scene.panes, sims)]
 
     def dump_state(self) -> dict:
         """What the window shows, as data: every visible text, the chart's values, the check."""
