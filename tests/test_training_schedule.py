@@ -103,3 +103,23 @@ def test_model_identity_megatron_8TP_over_nX():
     assert r["time_to_train_s"] == pytest.approx(megatron * terms * 12 * m.layers * m.hidden ** 2 / P, rel=1e-9)
     assert set(r["breakdown_s"]) >= {"compute", "pipeline_bubble", "comm_nvlink", "comm_infiniband"}
     assert sum(r["breakdown_s"].values()) == pytest.approx(r["iteration_s"])
+
+
+@pytest.mark.parametrize("wafers", [1, 2])
+def test_a_wafer_animates_the_pipeline_estimate_times(wafers):
+    # one schedule on a wafer too: stages on regions, activations over the mesh, and
+    # gradient buckets between wafers; nothing else runs on the mesh, so it is exact
+    from sim_core.workloads.training import fabric_for, iteration_plan
+    spec = load_architecture("wafer-wse2")
+    fab = fabric_for(spec, wafers=wafers)
+    plan = Plan(bucket_bytes=1e6)
+    r = estimate(spec, TINY, plan, fabric=fab)
+    laid = iteration_plan(fab, TINY, plan)
+    assert r["wafer_mode"] == "pipelined" and laid.pp == TINY["layers"] == r["plan"]["pp"]
+    eng = Engine(fab, chunk_bytes=65536, max_chunks_per_message=8)
+    h = schedule_iteration(eng, fab, TINY, plan)
+    eng.run_until_idle(dt_s=0.01)
+    assert h.counts == schedule_counts(spec, load_model(TINY), laid, r["microbatches"])
+    assert h.counts["pp_sends"] > 0 and (h.counts["dp_collectives"] > 0) == (wafers > 1)
+    assert h.time_s(eng) == pytest.approx(r["iteration_s"], rel=1e-9)
+    assert r["breakdown_s"]["pipeline_bubble"] > 0 and "comm_noc" in r["breakdown_s"]

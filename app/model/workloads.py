@@ -170,11 +170,16 @@ class TrainingIteration(RepeatingWorkload):
         if microbatch is not None:
             dp = self.plan.dp or max(1, fabric.n_chips // (self.plan.tp * self.plan.pp))
             self.plan = replace(self.plan, microbatch=max(1, min(int(microbatch), self.model.batch // dp or 1)))
+        try:  # the plan as laid out on this fabric (on a wafer: its mode and regions)
+            self.plan = training.iteration_plan(fabric, self.model, self.plan)
+        except SpecError as exc:
+            raise ValueError(str(exc)) from None
         # The whole iteration by default, so the animated round is the iteration that
         # sim_core.training.estimate times (a shorter round would tell another story).
         self.microbatches = int(microbatches or training.microbatch_count(self.model, self.plan, fabric.n_chips))
         p = self.plan
-        self.algo_used = f"{self.model.id}, tp {p.tp} x pp {p.pp} x dp {p.dp}"
+        where = f", {p.wafer_mode} over the wafer's regions" if fabric.spec.topology.kind == "wafer" else ""
+        self.algo_used = f"{self.model.id}, tp {p.tp} x pp {p.pp} x dp {p.dp}{where}"
 
     def schedule_round(self, eng) -> np.ndarray:
         h = training.schedule_iteration(eng, self.f, self.model, self.plan, tag_base=self.tag_base,

@@ -9,7 +9,8 @@ the links they share:
   scatter-gather) across every stage boundary at once, for every TP rank of the first
   replica; each boundary keeps its own time (an NVLink hop is not an InfiniBand hop).
 * data-parallel buckets and ZeRO-3 gathers: every TP rank of the first stage at once
-  over its data-parallel replicas, so concurrent rings share NICs, leaves and spines.
+  over its data-parallel replicas, so concurrent rings share NICs, leaves and spines
+  (on wafers, every stage's ranks: all of a wafer's regions share its I/O links).
 
 ``estimate`` composes these times by the schedule; no engine runs once per layer.
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from sim_core.spec.schema import LINK_KINDS
 from sim_core.workloads.collectives.algorithms import choose_algorithm, collective_engine, schedule_collective
-from sim_core.workloads.training.plan import Plan, device
+from sim_core.workloads.training.plan import Plan, rank_node
 
 RING_SAMPLE_RANKS = 8
 """Ranks a long ring is simulated on (see the module docstring)."""
@@ -110,23 +111,27 @@ def simulate_sampled(fab, op: str, groups: list[list[int]], nbytes: float, res: 
 
 def groups_for(fab, plan: Plan, group: str) -> tuple[str, list[list[int]]] | None:
     """The concurrent rank lists of a ``tp``, ``pp`` or ``dp`` communication (None: no peers)."""
-    hub = fab.device_node
+    def node(j, i, k):
+        return rank_node(fab, plan, j, i, k)
+
     tp, pp, dp = plan.tp, plan.pp, plan.dp
     if group == "tp":
         if tp < 2:
             return None
         per_node = max(1, getattr(fab.spec.topology, "chips_per_node", tp) // tp) if fab.spec.topology.kind == "cluster" else 1
         reps = [(i, k) for k in range(pp) for i in range(dp)][:per_node]
-        return "groups", [[hub(device(plan, j, i, k)) for j in range(tp)] for i, k in reps]
+        return "groups", [[node(j, i, k) for j in range(tp)] for i, k in reps]
     if group == "pp":  # one rank list of (src, dst) pairs per stage boundary, k -> k + 1
         if pp < 2:
             return None
         bounds = range(pp if plan.virtual_stages > 1 else pp - 1)  # interleaving also sends last -> first
-        return "pairs", [[x for j in range(tp) for x in (hub(device(plan, j, 0, k)), hub(device(plan, j, 0, (k + 1) % pp)))]
+        return "pairs", [[x for j in range(tp) for x in (node(j, 0, k), node(j, 0, (k + 1) % pp))]
                          for k in bounds]
     if dp < 2:
         return None
-    return "groups", [[hub(device(plan, j, i, 0)) for i in range(dp)] for j in range(tp)]
+    # a wafer's stages all leave through the same wafer I/O: their buckets contend there
+    stages = range(pp) if fab.spec.topology.kind == "wafer" else range(1)
+    return "groups", [[node(j, i, k) for i in range(dp)] for k in stages for j in range(tp)]
 
 
 def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None = None,
@@ -149,4 +154,68 @@ def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None 
                  f"{'stage boundaries' if group == 'pp' else group + ' groups'}")
         out[key] = simulate_sampled(fab, op, ranks, nbytes, res)
         cache[memo] = out[key]
+    return out
+
+
+def _bucket_ready_s(items, times, n_buckets: int, carried_bytes: float) -> list[float]:
+    """When the pass ``items`` has produced each of ``n_buckets`` equal buckets (seconds
+    from its start; the last ones at its end), as ``estimate.bucket_exposure_s`` counts."""
+    total = carried_bytes + sum(it.grad_bytes for it in items)
+    size = total / n_buckets
+    t, acc, out = 0.0, carried_bytes, []
+    for it in items:
+        t += it.seconds if it.kind == "compute" else times[it.key]["time_s"]
+        acc += it.grad_bytes
+        while len(out) < n_buckets - 1 and acc >= (len(out) + 1) * size * (1 - 1e-12):
+            out.append(t)
+    return out + [t] * (n_buckets - len(out))
+
+
+def simulate_tails(fab, plan: Plan, sched, times, last_start_s, res: Resolution = DEFAULT_RESOLUTION):
+    """Every stage's end of iteration on one engine, as ``schedule_iteration`` runs it:
+    gradient buckets launched as the stage's last backward pass (started at
+    ``last_start_s[k]``, from ``schedule.pipeline_run``) produces them, one after another,
+    then the optimizer step and, with a sharded optimizer, the weights' all-gathers. Stages
+    run at once, so where they share links (a wafer's regions share its I/O) they contend
+    as they overlap. Returns per stage (end of its last bucket, end of its tail), seconds.
+    """
+    from sim_core.workloads.training.schedule import bucket_ops
+
+    bucket_bytes = max(g / n for g, n in zip(sched.stage_grad_bytes, sched.buckets) if n)
+    eng = resolution_engine(fab, bucket_bytes, plan.dp, res)
+    stages = []
+    for k in range(plan.pp):
+        items, n_b = sched.backward[k], sched.buckets[k]
+        pass_end = last_start_s[k] + sum(it.seconds if it.kind == "compute" else times[it.key]["time_s"] for it in items)
+        groups = [[rank_node(fab, plan, j, i, k) for i in range(plan.dp)] for j in range(plan.tp)]
+        ops = bucket_ops(plan, sched.stage_grad_bytes[k])
+        carried = sched.stage_grad_bytes[k] - sum(it.grad_bytes for it in items)
+        ready = _bucket_ready_s(items, times, n_b, carried) if n_b else []
+        prev = [[[] for _ in g] for g in groups]
+        grad = []
+        for t in ready:
+            hs = [schedule_collective(eng, ops["dp_grad"][1], "auto", g, ops["dp_grad"][2], at_s=last_start_s[k] + t,
+                                      after=p, joins=True) for g, p in zip(groups, prev)]
+            grad = [h.rank_done_ids for h in hs]
+            prev = [[[x] for x in ids] for ids in grad]
+        nodes = [x for g in groups for x in g]
+        opt = eng.add_compute(nodes, sched.optimizer_s[k], at_s=pass_end)
+        if grad:
+            done = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in grad])
+            eng.add_dependencies(done, opt)
+        tail = [opt]
+        prev = [[[int(x)] for x in opt[n * plan.dp:(n + 1) * plan.dp]] for n in range(len(groups))]
+        for _ in range(n_b if "dp_param" in ops else 0):
+            hs = [schedule_collective(eng, ops["dp_param"][1], "auto", g, ops["dp_param"][2], after=p, joins=True)
+                  for g, p in zip(groups, prev)]
+            ids = [h.rank_done_ids for h in hs]
+            tail.append(np.concatenate([np.asarray(x, dtype=np.int64) for x in ids]))
+            prev = [[[x] for x in r] for r in ids]
+        stages.append((pass_end, grad, tail))
+    run_engine(eng, res)
+    out = []
+    for pass_end, grad, tail in stages:
+        g_end = max([float(eng.message_times(np.asarray(ids, dtype=np.int64))[1].max()) for ids in grad] or [pass_end])
+        t_end = float(eng.message_times(np.concatenate(tail))[1].max())
+        out.append((g_end, t_end))
     return out

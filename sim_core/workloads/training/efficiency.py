@@ -112,3 +112,18 @@ def cnn_pass_s(chip, model, samples: float, *, share: float = CNN_SHARE_OF_CEILI
     rate = chip.peak_flops * (chip.compute_efficiency if ceiling is None else ceiling) * share
     f = model.forward_flops * samples / rate
     return {"forward": f, "backward": 2.0 * f}
+
+
+def wafer_stage_s(chip, model, samples: float, recompute: str, stages: int) -> tuple[float, float]:
+    """One microbatch's (forward, backward) seconds on one of ``stages`` equal regions of a
+    wafer that pipelines the model's layers: a roofline, the larger of the region's share of
+    the FLOPs at its share of peak x the preset's efficiency and its share of the fp16
+    weights read four times (forward, recomputed forward, two backward GEMMs) at its share
+    of the SRAM bandwidth. A wafer has no GEMM kernels to fit, so no GEMM-size curve.
+    The backward gets the FLOPs the forward does not (recomputation included)."""
+    total = model.flops_per_iteration(samples, recompute)
+    fwd = model.flops_per_iteration(samples, "none") / 3.0
+    t_flop = total / (chip.peak_flops * chip.compute_efficiency)
+    t_mem = 4 * BYTES_PER_ELEMENT * model.parameters() / chip.memory_bandwidth_Bps
+    t = max(t_flop, t_mem)  # the whole model on the whole wafer = one stage on its region
+    return t * fwd / total, t * (total - fwd) / total

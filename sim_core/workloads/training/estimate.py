@@ -18,13 +18,15 @@ from dataclasses import asdict
 from sim_core.errors import SpecError
 from sim_core.spec.loader import load_architecture
 from sim_core.spec.models import load_model
-from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, simulate_ops
+from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, simulate_ops, simulate_tails
 from sim_core.workloads.training.memory import check_memory
 from sim_core.workloads.training.plan import as_plan, bad, fabric_for, layout, microbatch_count
 from sim_core.workloads.training.schedule import build_schedule, bucket_ops, pipeline_run
 
 COMPUTE_MODEL = ("per-layer GEMM shapes, efficiency rising with GEMM size "
                  "(sim_core.workloads.training.efficiency, fitted on Megatron-LM table 1)")
+WAFER_COMPUTE_MODEL = ("roofline per wafer region: FLOPs at the preset's efficiency or SRAM bytes, whichever "
+                       "is slower (sim_core.workloads.training.efficiency.wafer_stage_s)")
 
 
 def estimate(spec, model, plan=None, *, nodes=None, dims=None, wafers=None, tokens=None, epochs=None,
@@ -136,9 +138,12 @@ def _pass_s(items, times) -> float:
     return sum(it.seconds if it.kind == "compute" else times[it.key]["time_s"] for it in items)
 
 
-def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None, resolution=None) -> dict:
+def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None, resolution=None,
+                     memory=None, extra=None) -> dict:
+    """The schedule of ``plan`` on ``fab``'s devices, timed. ``memory``: the memory model's
+    figures when the caller checked them (a wafer's); ``extra``: more result fields."""
     plan = layout(spec, model, plan, fab.n_chips)
-    mem = check_memory(spec, model, plan)
+    mem = check_memory(spec, model, plan) if memory is None else memory
     m = microbatch_count(model, plan, fab.n_chips)
     pp, v = plan.pp, plan.virtual_stages
     if v > 1 and m % pp:
@@ -156,13 +161,24 @@ def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None, 
     sends = (list(times["pp"].get("group_times_s") or [t_pp] * pp) + [t_pp] * pp)[:pp] if pp > 1 else [0.0]
     f_s = [_pass_s(items, times) for items in sched.forward]
     b_s = [_pass_s(items, times) for items in sched.backward]
-    end, _ = pipeline_run(plan, m, f_s, b_s, sends)
+    end, last_start = pipeline_run(plan, m, f_s, b_s, sends)
     pipe = max(end)
     pipe_free_sends = max(pipeline_run(plan, m, f_s, b_s, [0.0] * pp)[0]) if t_pp > 0 else pipe
     finish, tails = [], []
+    # A wafer's stages share its I/O links, so their buckets are simulated together as
+    # they overlap; a GPU stage's buckets leave through its own NICs, timed alone.
+    shared = (spec.topology.kind == "wafer" and plan.dp > 1 and not plan.free_comm and any(sched.buckets))
+    if shared:
+        progress(f"simulating every stage's gradient buckets across {plan.dp} wafers")
+        ends = simulate_tails(fab, plan, sched, times, last_start, resolution or DEFAULT_RESOLUTION)
     for k in range(pp):
         n_b = sched.buckets[k]
         last = sched.backward[k]  # the stage's last pass is its first chunk's backward
+        if shared:
+            g_end, t_end = ends[k]
+            finish.append(max(end[k], t_end))
+            tails.append((sched.optimizer_s[k], max(0.0, t_end - max(end[k], g_end) - sched.optimizer_s[k])))
+            continue
         carried = sched.stage_grad_bytes[k] - sum(it.grad_bytes for it in last)
         grad_t = times[f"dp_grad:{k}"]["time_s"] if n_b else 0.0
         exposed = bucket_exposure_s(last, times, n_b, grad_t, carried)
@@ -189,11 +205,13 @@ def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None, 
             exposed[key] = exposed.get(key, 0.0) + m * t
     kinds = {"dp": times.get("dp_grad:0", {}).get("link_kind", "none"), "pp": times.get("pp", {}).get("link_kind")}
     for key, t in exposed.items():
-        if t > 0:
+        if t > 1e-12 * iteration:  # not the rounding of a difference of equal sums
             name = f"comm_{kinds.get(key) or times[key]['link_kind']}"
             breakdown[name] = breakdown.get(name, 0.0) + t
     sim = {k: {**v_, "bytes": ops[k][2], "op": ops[k][1]} for k, v_ in times.items() if v_["time_s"] > 0}
+    wafer = spec.topology.kind == "wafer"
     return result(spec, model, plan, fab.n_chips, iteration, breakdown, mem,
-                  {"microbatches": m, "simulated": sim, "exposed_comm_s": exposed, "compute_model": COMPUTE_MODEL,
-                   "memory_stage": mem["stage"], "gradient_buckets": sched.buckets[0],
-                   "schedule": "1F1B" if v == 1 else f"interleaved 1F1B, {v} chunks a stage"})
+                  {"microbatches": m, "simulated": sim, "exposed_comm_s": exposed,
+                   "compute_model": WAFER_COMPUTE_MODEL if wafer else COMPUTE_MODEL,
+                   "memory_stage": mem.get("stage"), "gradient_buckets": sched.buckets[0],
+                   "schedule": "1F1B" if v == 1 else f"interleaved 1F1B, {v} chunks a stage", **(extra or {})})

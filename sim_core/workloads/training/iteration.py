@@ -15,7 +15,7 @@ import numpy as np
 
 from sim_core.spec.models import load_model
 from sim_core.workloads.collectives.algorithms import schedule_collective
-from sim_core.workloads.training.plan import as_plan, bad, device, layout, microbatch_count
+from sim_core.workloads.training.plan import as_plan, bad, layout, microbatch_count, rank_node
 from sim_core.workloads.training.schedule import build_schedule, bucket_ops, pass_order
 
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -45,7 +45,14 @@ class IterationHandle:
 
 
 class _Layout:
-    """Lays passes onto ``eng``; ``prev[(j, i, k)]`` holds the ids a device's next item waits for."""
+    """Lays passes onto ``eng``; ``prev[(j, i, k)]`` holds the ids a device's next item waits for.
+
+    Compute tasks and sends are buffered and added in one ``Engine.add_work`` call (a
+    pipeline of plain passes is tens of thousands of them): until then they are
+    placeholders ``-(n + 1)`` for the ``n``-th buffered item, in arrays registered in
+    ``_holders`` and rewritten in place when the buffer is flushed, which happens before
+    any collective is laid (a collective needs the real ids it waits for) and at the end.
+    """
 
     def __init__(self, eng, plan, sched, tag):
         self.eng, self.plan, self.sched, self.tag = eng, plan, sched, tag
@@ -55,9 +62,40 @@ class _Layout:
         self.compute, self.sends, self.colls = [], [], []
         self.counts = {"compute_tasks": 0, "tp_collectives": 0, "zero3_collectives": 0, "pp_sends": 0,
                        "dp_collectives": 0}
+        self._rows = []      # buffered work: (src, dst, bytes, seconds, is_compute, tag)
+        self._deps = []      # (before ids or placeholders, after placeholder)
+        self._holders = []   # arrays that may hold placeholders
 
     def dev(self, j, i, k) -> int:
-        return self.f.device_node(device(self.plan, j, i, k))
+        return rank_node(self.f, self.plan, j, i, k)
+
+    def _hold(self, a: np.ndarray) -> np.ndarray:
+        self._holders.append(a)
+        return a
+
+    def _buffer(self, src, dst, nbytes, seconds, is_compute, tag) -> int:
+        self._rows.append((src, dst, nbytes, seconds, is_compute, tag))
+        return -len(self._rows)
+
+    def flush(self) -> None:
+        """Add the buffered work to the engine and replace every placeholder by its id."""
+        if not self._rows:
+            return
+        src, dst, nbytes, secs, comp, tags = (np.array(c) for c in zip(*self._rows))
+        ids = self.eng.add_work(src, dst, nbytes, duration_s=secs, is_compute=comp, tag=tags)
+
+        def real(a):
+            a = np.asarray(a, dtype=np.int64)
+            return np.where(a < 0, ids[np.maximum(-a - 1, 0)], a)
+
+        if self._deps:
+            before = np.concatenate([b for b, _ in self._deps])
+            after = np.concatenate([np.full(b.size, x, dtype=np.int64) for b, x in self._deps])
+            self.eng.add_dependencies(real(before), real(after))
+        for a in self._holders:
+            a[:] = real(a)
+        self.sends = [int(x) for x in real(self.sends)] if self.sends else []
+        self._rows, self._deps, self._holders = [], [], []
 
     def _wait(self, keys, extra=None) -> np.ndarray:
         parts = [self.prev.get(x, EMPTY) for x in keys] + ([extra] if extra is not None else [])
@@ -66,21 +104,20 @@ class _Layout:
     def compute_task(self, k, seconds, extra=None) -> np.ndarray:
         p = self.plan
         keys = [(j, i, k) for i in range(p.dp) for j in range(p.tp)]
-        tids = np.asarray(self.eng.add_compute([self.dev(*x) for x in keys], seconds, tag=self.tag), dtype=np.int64)
-        before, after = [], []
+        tids = self._hold(np.array([self._buffer(self.dev(*x), self.dev(*x), 0.0, seconds, True, self.tag)
+                                    for x in keys], dtype=np.int64))
         for x, tid in zip(keys, tids):
             w = self._wait([x], None if extra is None else extra.get(x))
-            before.append(w)
-            after.append(np.full(w.size, tid))
-        if before and sum(b.size for b in before):
-            self.eng.add_dependencies(np.concatenate(before), np.concatenate(after))
+            if w.size:
+                self._deps.append((w, tid))
         for x, tid in zip(keys, tids):
-            self.prev[x] = np.array([tid])
+            self.prev[x] = self._hold(np.array([tid]))
         self.compute.append(tids)
         self.counts["compute_tasks"] += tids.size
         return tids
 
     def collective(self, k, key, extra=None, counter=None):
+        self.flush()
         p = self.plan
         group, op, nbytes = self.sched.ops[key] if key in self.sched.ops else self.bucket[key]
         if group == "tp":
@@ -117,12 +154,30 @@ class _Layout:
         out = {}
         for i in range(p.dp):
             for j in range(p.tp):
-                s = self.eng.send(self.dev(j, i, k_from), self.dev(j, i, k_to), nbytes, tag=self.tag + 2,
-                                  after=last[(j, i, k_from)])
+                s = self._buffer(self.dev(j, i, k_from), self.dev(j, i, k_to), nbytes, 0.0, False, self.tag + 2)
+                w = last[(j, i, k_from)]
+                if w.size:
+                    self._deps.append((w, s))
                 self.sends.append(s)
-                out[(j, i, k_to)] = np.array([s], dtype=np.int64)
+                out[(j, i, k_to)] = self._hold(np.array([s], dtype=np.int64))
         self.counts["pp_sends"] += p.dp * p.tp
         return out
+
+
+def iteration_plan(fab, model, plan=None, spec=None):
+    """The plan ``schedule_iteration`` lays out on ``fab`` (what ``estimate`` times there):
+    dp filled in from the devices, the microbatch chosen; on a wafer, its mode and stages."""
+    spec = spec or fab.spec
+    model = load_model(model)
+    plan = as_plan(plan)
+    if spec.topology.kind == "wafer":
+        from sim_core.workloads.training.wafer import wafer_plan
+        return wafer_plan(spec, model, plan, fab.n_chips)
+    dp = plan.dp or max(1, fab.n_chips // (plan.tp * plan.pp))
+    n = plan.tp * plan.pp * dp
+    if n > fab.n_chips:
+        raise bad("dp", dp, f"tp x pp x dp <= {fab.n_chips} devices on this fabric")
+    return layout(spec, model, replace(plan, dp=dp), n)
 
 
 def schedule_iteration(eng, spec_or_fabric, model, plan=None, *, tag_base: int = 0,
@@ -131,23 +186,21 @@ def schedule_iteration(eng, spec_or_fabric, model, plan=None, *, tag_base: int =
 
     ``microbatches`` defaults to the iteration's (``microbatch_count``), so the animated
     round is the iteration ``estimate`` times. Tags: ``tag_base`` + 0 compute, 1 TP, 2
-    PP, 3 DP and ZeRO-3.
+    PP, 3 DP and ZeRO-3. A wafer runs the pipelined schedule on its regions
+    (``plan.rank_node``); in weight-streaming mode it animates the compute and the
+    gradient buckets, not the weights streaming in (``estimate`` adds what they expose).
     """
     fab = eng.f
     spec = getattr(spec_or_fabric, "spec", None) or spec_or_fabric
     model = load_model(model)
-    plan = as_plan(plan)
-    dp = plan.dp or max(1, fab.n_chips // (plan.tp * plan.pp))
-    n = plan.tp * plan.pp * dp
-    if n > fab.n_chips:
-        raise bad("dp", dp, f"tp x pp x dp <= {fab.n_chips} devices on this fabric")
-    plan = layout(spec, model, replace(plan, dp=dp), n) if spec.topology.kind != "wafer" else \
-        replace(plan, dp=dp, microbatch=plan.microbatch or 1)
+    plan = iteration_plan(fab, model, plan, spec)
+    n = plan.tp * plan.dp * (1 if spec.topology.kind == "wafer" else plan.pp)
     m = int(microbatches or microbatch_count(model, plan, n))
     sched = build_schedule(spec, model, plan, m)
     lay = _Layout(eng, plan, sched, tag_base)
     start = eng.now_s
     _lay_pipeline(lay, plan, sched, m)
+    lay.flush()
     return IterationHandle(np.concatenate(lay.compute) if lay.compute else EMPTY, lay.colls, start,
                            np.asarray(lay.sends, dtype=np.int64), lay.counts)
 

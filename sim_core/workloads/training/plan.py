@@ -122,8 +122,28 @@ def device(plan: Plan, tp_rank: int, dp_rank: int, stage: int) -> int:
     return tp_rank + plan.tp * (dp_rank + plan.dp * stage)
 
 
+WAFER_TILES = (16, 16)
+"""Tiles of a wafer in a training fabric: one region per pipeline stage (see ``rank_node``)."""
+
+
+def rank_node(fab, plan: Plan, tp_rank: int, dp_rank: int, stage: int) -> int:
+    """The fabric node rank ``(tp_rank, dp_rank, stage)`` runs on: its device's hub.
+
+    On a wafer a device is a whole wafer (one per data-parallel replica) and a pipeline
+    stage is a region of it: stage ``k`` runs on the ``k``-th tile of a snake walk over
+    the wafer's tiles, so consecutive stages are mesh neighbours and activations cross
+    one on-wafer link (stages share tiles when there are more stages than tiles).
+    """
+    if fab.spec is not None and fab.spec.topology.kind == "wafer":
+        rows, cols = fab.tile_rows, fab.tile_cols
+        r, c = divmod(stage % (rows * cols), cols)
+        return fab.tile_id(dp_rank, r, c if r % 2 == 0 else cols - 1 - c)
+    return fab.device_node(device(plan, tp_rank, dp_rank, stage))
+
+
 def fabric_for(spec, nodes=None, dims=None, wafers=None, tiles=None):
     """The fabric of ``spec`` at a size; devices are what training needs, so each chip is
-    one tile (2 x 2 on a wafer, whose regions talk over the mesh) unless ``tiles`` says."""
-    default = (2, 2) if spec.topology.kind == "wafer" else (1, 1)
+    one tile unless ``tiles`` says. A wafer gets 16 x 16 tiles: its pipeline stages run on
+    regions (``rank_node``), a tile each for up to 256 stages, as the app draws it."""
+    default = WAFER_TILES if spec.topology.kind == "wafer" else (1, 1)
     return sized_fabric(spec, nodes=nodes, dims=dims, wafers=wafers, tiles=tiles or default)

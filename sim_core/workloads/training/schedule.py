@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim_core.workloads.training.efficiency import CNN_SHARE_OF_CEILING, cnn_pass_s, layer_pass_s, output_layer_s
+from sim_core.workloads.training.efficiency import CNN_SHARE_OF_CEILING, cnn_pass_s, layer_pass_s, output_layer_s, \
+    wafer_stage_s
 from sim_core.workloads.training.plan import Plan, stage_layers
 
 OPTIMIZER_TRAFFIC_BYTES = 32.0
@@ -103,7 +104,11 @@ def build_schedule(spec, model, plan: Plan, microbatches: int, *, fit: dict | No
     forward, backward = [], []
     grads = [0.0] * plan.pp
     params_stage = [0.0] * plan.pp
-    if model.is_transformer:
+    share = 1.0  # of a chip's memory bandwidth each stage has (a wafer's region: 1 / stages)
+    if spec.topology.kind == "wafer":
+        forward, backward, params_stage = _wafer_passes(chip, model, plan)
+        share = 1.0 / k
+    elif model.is_transformer:
         tokens = plan.microbatch * model.seq
         t = layer_pass_s(chip, model, tokens, plan.tp, sequence_parallel=plan.sequence_parallel, fit=fit)
         out = output_layer_s(chip, model, tokens, plan.tp, fit=fit)
@@ -128,10 +133,28 @@ def build_schedule(spec, model, plan: Plan, microbatches: int, *, fit: dict | No
     for c in range(k):
         grads[c % plan.pp] += sum(it.grad_bytes for it in backward[c])
     shard = plan.dp if plan.zero >= 1 else 1
-    opt = [p / shard * OPTIMIZER_TRAFFIC_BYTES / chip.memory_bandwidth_Bps for p in params_stage]
+    opt = [p / shard * OPTIMIZER_TRAFFIC_BYTES / (chip.memory_bandwidth_Bps * share) for p in params_stage]
     sched = Schedule(plan, microbatches, forward, backward, comm_ops(model, plan), grads, opt)
     sched.buckets = [bucket_count(plan, g) for g in grads]
     return sched
+
+
+def _wafer_passes(chip, model, plan: Plan):
+    """A wafer pipelining the model over ``pp`` regions: one compute item a pass, the
+    roofline of ``efficiency.wafer_stage_s`` scaled by the chunk's share of the layers;
+    a backward pass produces its layers' fp16 gradients."""
+    k = plan.pp * plan.virtual_stages
+    f, b = wafer_stage_s(chip, model, plan.microbatch, plan.recompute_mode, k)
+    layers = stage_layers(model, plan) if model.is_transformer else [1]
+    total = sum(layers)
+    forward, backward, params_stage = [], [], [0.0] * plan.pp
+    for c, n in enumerate(layers):
+        share = k * n / total  # of one even stage's work
+        p = model.parameters() * n / total
+        forward.append([Item("compute", f * share)])
+        backward.append([Item("compute", b * share, grad_bytes=2.0 * p)])
+        params_stage[c % plan.pp] += p
+    return forward, backward, params_stage
 
 
 def bucket_count(plan: Plan, grad_bytes: float) -> int:

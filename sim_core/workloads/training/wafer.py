@@ -1,12 +1,14 @@
 """A wafer-scale engine: layers pipelined across wafer regions, or weights streamed in.
 
-Pipelined: ``pp`` regions of the wafer each hold a share of the layers; one microbatch's
-activations hop between two regions over the on-wafer mesh (simulated). Weight
-streaming: one layer's fp16 weights stream in over the I/O links while the previous
-layer's gradients stream out, on every wafer at once (simulated); streaming overlaps
-compute, so only ``max(0, stream - compute)`` is exposed. Compute is a roofline of the
-preset's efficiency (``max(FLOPs / (peak x efficiency), bytes / memory bandwidth)``):
-a wafer has no GEMM kernels to fit.
+Pipelined: ``pp`` regions of the wafer each hold a share of the layers (stage ``k`` on a
+tile of the wafer, ``plan.rank_node``). This is the schedule every other machine runs
+(``schedule.build_schedule``, timed by ``estimate.estimate_devices`` and animated by
+``schedule_iteration``): 1F1B passes, one microbatch's activations crossing the
+on-wafer mesh at each stage boundary (simulated), gradient buckets between wafers.
+Compute is a roofline (``efficiency.wafer_stage_s``): a wafer has no GEMM kernels to fit.
+Weight streaming: one layer's fp16 weights stream in over the I/O links while the
+previous layer's gradients stream out, on every wafer at once (simulated); streaming
+overlaps compute, so only ``max(0, stream - compute)`` is exposed.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from sim_core.spec.schema import LINK_KINDS
 from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, resolution_engine, run_engine, simulate_groups
 from sim_core.workloads.training.memory import BYTES_PER_PARAM, check_memory, memory_per_device_bytes
 from sim_core.workloads.training.plan import bad as _bad, layout as _layout, microbatch_count
-from sim_core.workloads.training.schedule import OPTIMIZER_TRAFFIC_BYTES
 from sim_core.workloads.training.estimate import result
 
 
@@ -32,34 +33,24 @@ def roofline_s(spec, flops: float, mem_bytes: float, share: float = 1.0) -> tupl
     return t_flop, max(0.0, t_mem - t_flop)
 
 
-def _wafer_comm(fab, spec, model, plan, mode, progress, res=DEFAULT_RESOLUTION) -> dict:
-    """Wafer: one layer's weights in and gradients out over I/O (weight streaming), or one
-    activation hop between two regions on the mesh (pipelined)."""
+def _streaming_comm(fab, model, plan, progress, res=DEFAULT_RESOLUTION) -> dict:
+    """Weight streaming: one layer's weights in and gradients out over I/O on every wafer
+    (``stream``), and the gradient all-reduce across wafers (``dp``): (seconds, link kind)."""
+    out = {"stream": (0.0, "none"), "dp": (0.0, "none")}
     if plan.free_comm:
-        return {"stream": (0.0, "none"), "act": (0.0, "none"), "dp": (0.0, "none")}
+        return out
     layer_bytes = 2.0 * model.parameters() / model.layers
-    out = {"stream": (0.0, "none"), "act": (0.0, "none"), "dp": (0.0, "none")}
-    if mode == "weight-streaming":
-        progress("simulating one layer's weights streaming in and gradients out on every wafer")
-        hosts = [int(fab.link_dst[(fab.link_src == fab.device_node(w))][-1]) for w in range(fab.n_chips)]
-        eng = resolution_engine(fab, layer_bytes, 1, res)
-        ids = []
-        for w in range(fab.n_chips):
-            ids.append(eng.send(hosts[w], fab.device_node(w), layer_bytes))
-            ids.append(eng.send(fab.device_node(w), hosts[w], layer_bytes))
-        run_engine(eng, res)
-        rel, fin = eng.message_times(ids)
-        busy = eng.link_busy_total_s
-        out["stream"] = (float(np.nanmax(fin - rel)), LINK_KINDS[fab.link_kind[int(np.argmax(busy))]])
-    else:
-        progress("simulating one microbatch's activations between two wafer regions")
-        act = 2.0 * plan.microbatch * model.seq * model.hidden if model.is_transformer else \
-            model.activation_bytes_per_sample() * plan.microbatch
-        eng = resolution_engine(fab, act, 1, res)
-        mid = eng.send(fab.tile_id(0, 0, 0), fab.tile_id(0, 0, 1), act)
-        run_engine(eng, res)
-        rel, fin = eng.message_times([mid])
-        out["act"] = (float(fin[0] - rel[0]), "noc")
+    progress("simulating one layer's weights streaming in and gradients out on every wafer")
+    hosts = [int(fab.link_dst[(fab.link_src == fab.device_node(w))][-1]) for w in range(fab.n_chips)]
+    eng = resolution_engine(fab, layer_bytes, 1, res)
+    ids = []
+    for w in range(fab.n_chips):
+        ids.append(eng.send(hosts[w], fab.device_node(w), layer_bytes))
+        ids.append(eng.send(fab.device_node(w), hosts[w], layer_bytes))
+    run_engine(eng, res)
+    rel, fin = eng.message_times(ids)
+    busy = eng.link_busy_total_s
+    out["stream"] = (float(np.nanmax(fin - rel)), LINK_KINDS[fab.link_kind[int(np.argmax(busy))]])
     if fab.n_chips > 1:
         progress(f"simulating the gradient all-reduce across {fab.n_chips} wafers")
         r = simulate_groups(fab, "allreduce", [[fab.device_node(w) for w in range(fab.n_chips)]], 2.0 * model.parameters(),
@@ -102,43 +93,39 @@ def _streaming_memory(spec, model, plan, check: bool = True) -> dict:
     return mem
 
 
-def estimate_wafer(fab, spec, model, plan, progress, resolution=None) -> dict:
+def wafer_plan(spec, model, plan, n: int):
+    """The plan laid out on ``n`` wafers, with its mode: pipelined over one region per
+    layer unless ``plan.pp`` says (a CNN, data parallel only, runs as one stage), or
+    weight streaming with the largest microbatch that fits."""
     mode = _wafer_mode(spec, model, plan)
-    n = fab.n_chips
     if mode == "pipelined":
-        pp = plan.pp if plan.pp > 1 else model.layers
-        plan = _layout(spec, model, replace(plan, pp=pp, wafer_mode=mode), n)
+        pp = plan.pp if plan.pp > 1 or not model.is_transformer else model.layers
+        return _layout(spec, model, replace(plan, pp=pp, wafer_mode=mode), n)
+    user_mb = plan.microbatch
+    plan = _layout(spec, model, replace(plan, pp=1, wafer_mode=mode), n)
+    return replace(plan, microbatch=_streaming_microbatch(spec, model, replace(plan, microbatch=user_mb)))
+
+
+def estimate_wafer(fab, spec, model, plan, progress, resolution=None) -> dict:
+    plan = wafer_plan(spec, model, plan, fab.n_chips)
+    if plan.wafer_mode == "pipelined":
+        from sim_core.workloads.training.estimate import estimate_devices
         mem = check_memory(spec, model, replace(plan, pp=1), model.parameters(), where="on the wafer")
-    else:
-        user_mb = plan.microbatch
-        plan = _layout(spec, model, replace(plan, pp=1, wafer_mode=mode), n)
-        plan = replace(plan, microbatch=_streaming_microbatch(spec, model, replace(plan, microbatch=user_mb)))
-        mem = _streaming_memory(spec, model, plan)
-    pp, dp, b = plan.pp, plan.dp, plan.microbatch
+        return estimate_devices(fab, spec, model, plan, progress, resolution=resolution, memory=mem,
+                                extra={"wafer_mode": plan.wafer_mode})
+    mem = _streaming_memory(spec, model, plan)
+    n, b = fab.n_chips, plan.microbatch
     m = microbatch_count(model, plan, n)
-    flops_mb = model.flops_per_iteration(b, plan.recompute)
-    comm = _wafer_comm(fab, spec, model, plan, mode, progress, resolution or DEFAULT_RESOLUTION)
-    if mode == "pipelined":
-        t_flop, stall = roofline_s(spec, flops_mb / pp, 2.0 * model.parameters() / pp * 4, share=1.0 / pp)
-        t_mb = t_flop + stall + 2 * comm["act"][0]
-        breakdown = {"compute": m * t_flop, "memory_stall": m * stall, "pipeline_bubble": (pp - 1) * t_mb,
-                     "comm_noc": m * 2 * comm["act"][0]}
-    else:
-        t_flop, stall = roofline_s(spec, flops_mb, 2.0 * model.parameters() * 4)
-        stream = m * 2 * model.layers * comm["stream"][0]  # weights in for forward and backward
-        breakdown = {"compute": m * t_flop, "memory_stall": m * stall, "pipeline_bubble": 0.0,
-                     f"comm_{comm['stream'][1]}": max(0.0, stream - m * (t_flop + stall))}
+    comm = _streaming_comm(fab, model, plan, progress, resolution or DEFAULT_RESOLUTION)
+    t_flop, stall = roofline_s(spec, model.flops_per_iteration(b, plan.recompute), 2.0 * model.parameters() * 4)
+    stream = m * 2 * model.layers * comm["stream"][0]  # weights in for forward and backward
+    breakdown = {"compute": m * t_flop, "memory_stall": m * stall, "pipeline_bubble": 0.0,
+                 f"comm_{comm['stream'][1]}": max(0.0, stream - m * (t_flop + stall))}
     if comm["dp"][0] > 0:
         breakdown[f"comm_{comm['dp'][1]}"] = breakdown.get(f"comm_{comm['dp'][1]}", 0.0) + comm["dp"][0]
-    # Weight streaming updates weights in the external memory units as gradients stream
-    # out (overlapped); pipelined, the wafer's SRAM runs Adam.
-    breakdown["optimizer"] = (model.parameters() * OPTIMIZER_TRAFFIC_BYTES / spec.chip.memory_bandwidth_Bps
-                              if mode == "pipelined" else 0.0)
+    # weights are updated in the external memory units as gradients stream out (overlapped)
+    breakdown["optimizer"] = 0.0
     iteration = sum(breakdown.values())
     sim = {k: {"time_s": v[0], "link_kind": v[1]} for k, v in comm.items() if v[0] > 0}
-
     return result(spec, model, plan, n, iteration, breakdown, mem,
-                   {"microbatches": m, "wafer_mode": mode, "simulated": sim})
-
-
-
+                  {"microbatches": m, "wafer_mode": plan.wafer_mode, "simulated": sim})
