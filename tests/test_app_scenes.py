@@ -172,6 +172,7 @@ def test_presenter_at_720p_every_beat_readable(scene_window, name):
         win.goto_beat(b)
         frames(win, 2)
         assert win.chart.overflowing_texts() == [], (b, win.chart.overflowing_texts())
+        assert win.chart.covered_texts() == [], (b, win.chart.covered_texts())  # bars and legend clear of labels
         for label in (win.title, win.point, win.overlay, win.check, win.finish, win.chart_title):
             assert _fits(label), (b, label.text())
         band = win.overlay.geometry()

@@ -9,10 +9,9 @@ does not fit inside the plot.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QToolTip
 
 from app.scenes.present import ChartSpec, message_spec
@@ -21,6 +20,9 @@ GROUP_COLORS = [(90, 170, 250), (250, 150, 60), (120, 220, 120), (230, 90, 200),
 PART_COLORS = {"compute": (90, 170, 250), "memory": (120, 220, 120), "communication": (250, 150, 60),
                "pipeline bubble": (170, 170, 185)}
 TEXT = (235, 235, 235)
+LEGEND_OFFSET_PX = 10
+TEXT_MARGIN_PX = 4.0  # a TextItem's document margin, above its first line
+MIN_BAR_PX = 9.0
 
 
 class StudyChart(pg.PlotWidget):
@@ -37,6 +39,8 @@ class StudyChart(pg.PlotWidget):
         self.spec: ChartSpec = message_spec("")
         self.texts: list[pg.TextItem] = []
         self.two_line = False  # bar labels on two lines (name, then number) when one line is too wide
+        self.label_pt = 10  # bar labels: font_pt, or smaller when rows are too short for label and bar
+        self._row_px, self._top, self._span = 30.0, 1.0, (-0.45, 0.22)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ------------------------------------------------------------------ drawing
@@ -85,13 +89,14 @@ class StudyChart(pg.PlotWidget):
         self.texts.append(t)
         return t
 
-    def _legend(self, names, colors, corner=(-10, 10)):
+    def _legend(self, names, colors, corner=(-LEGEND_OFFSET_PX, LEGEND_OFFSET_PX)):
         leg = self.addLegend(offset=corner, labelTextSize=f"{self.font_pt}pt", labelTextColor=TEXT,
                              brush=pg.mkBrush(11, 14, 19, 220))
         for name, c in zip(names, colors):
             sample = pg.BarGraphItem(x0=[0], y=[0], height=[0], width=[0], brush=pg.mkBrush(*c), pen=None)
             leg.addItem(sample, name)
         leg.setColumnCount(2 if len(names) > 2 else 1)
+        return leg
 
     def _draw_message(self, spec: ChartSpec) -> None:
         self._text(spec.message, 0.5, 0.5, anchor=(0.5, 0.5), color=(170, 180, 195))
@@ -103,19 +108,19 @@ class StudyChart(pg.PlotWidget):
         n = len(spec.bars)
         y = np.arange(n)[::-1].astype(float)
         vals = np.array([b["value"] for b in spec.bars])
+        self._layout_rows(spec, n, groups if spec.legend else [], GROUP_COLORS)
         for gi, g in enumerate(groups):  # one item (one brush) per colour: pyqtgraph's fast path
             sel = np.array([b["group"] == g for b in spec.bars])
             self.addItem(pg.BarGraphItem(x0=0.0, y=y[sel] - self._bar_dy(), height=self._bar_h(), width=vals[sel],
                                          brush=pg.mkBrush(*GROUP_COLORS[gi % len(GROUP_COLORS)]), pen=None))
         self._bar_labels(spec, y)
-        self._frame_bars(spec, n, float(vals.max()))
-        if spec.legend:
-            self._legend(groups, GROUP_COLORS)
+        self._frame_bars(spec, float(vals.max()))
 
     def _draw_stacked(self, spec: ChartSpec) -> None:
         n = len(spec.bars)
         y = np.arange(n)[::-1].astype(float)
         parts = spec.legend
+        self._layout_rows(spec, n, parts, [PART_COLORS.get(p, GROUP_COLORS[4]) for p in parts])
         left = np.zeros(n)
         for part in parts:
             w = np.array([dict(b["segments"]).get(part, 0.0) for b in spec.bars])
@@ -123,16 +128,39 @@ class StudyChart(pg.PlotWidget):
                                          brush=pg.mkBrush(*PART_COLORS.get(part, GROUP_COLORS[4]))))
             left += w
         self._bar_labels(spec, y)
-        self._frame_bars(spec, n, float(left.max()))
-        self._legend(parts, [PART_COLORS.get(p, GROUP_COLORS[4]) for p in parts])
+        self._frame_bars(spec, float(left.max()))
+
+    def _layout_rows(self, spec: ChartSpec, n: int, legend: list[str], colors) -> None:
+        """Rows in pixels: the legend (drawn first, measured) on top, then one row a bar, each
+        its label line(s) above a bar that never reaches into the label or the next row. Labels
+        get smaller (down to 8 pt) before a bar gets thinner than ``MIN_BAR_PX``."""
+        pi = self.getPlotItem()
+        pi.hideAxis("left")
+        pi.getAxis("bottom").setLabel(spec.x_label)
+        pi.layout.activate()  # the axis just shown takes its height now: the rows are measured in what is left
+        legend_px = 0.0
+        if legend:
+            leg = self._legend(legend, colors)
+            legend_px = LEGEND_OFFSET_PX + leg.boundingRect().height() + 4.0
+        height_px = max(self.getViewBox().height(), 120.0)
+        self._row_px = max(height_px - legend_px, 60.0) / (n + 0.15)
+        self._top = n - 0.35 + legend_px / self._row_px
+        lines = 2 if self.two_line else 1
+        self.label_pt = self.font_pt
+        while True:
+            f = QFont()
+            f.setPointSize(self.label_pt)
+            text_px = TEXT_MARGIN_PX + lines * QFontMetricsF(f).lineSpacing() + 2.0  # the box's bottom margin is empty
+            hi = min(0.22, 0.5 - text_px / self._row_px)
+            lo = max(-0.45, -0.5 + 2.0 / self._row_px)
+            if (hi - lo) * self._row_px >= MIN_BAR_PX or self.label_pt <= 8:
+                break
+            self.label_pt -= 1
+        self._span = (lo, max(hi, lo + 1.0 / self._row_px))
 
     def _bar_span(self) -> tuple[float, float]:
         """(bottom, top) of a bar relative to its row, in rows: below the row's label line(s)."""
-        n = max(len(self.spec.bars), 1)
-        row_px = max(self.getViewBox().height(), 120.0) / (n + 1.0)
-        text = (2 if self.two_line else 1) * 1.75 * self.font_pt / row_px
-        top = min(0.22, 0.5 - text - 0.04)
-        return max(-0.45, top - 0.5), top
+        return self._span
 
     def _bar_h(self) -> float:
         lo, hi = self._bar_span()
@@ -145,19 +173,10 @@ class StudyChart(pg.PlotWidget):
     def _bar_labels(self, spec: ChartSpec, y) -> None:
         sep = "\n" if self.two_line else ": "
         for yi, b in zip(y, spec.bars):
-            self._text(f"{b['label']}{sep}{b['text']}", 0.0, yi + 0.5)
+            self._text(f"{b['label']}{sep}{b['text']}", 0.0, yi + 0.5, size=self.label_pt)
 
-    def _frame_bars(self, spec: ChartSpec, n: int, vmax: float) -> None:
-        pi = self.getPlotItem()
-        pi.hideAxis("left")
-        pi.getAxis("bottom").setLabel(spec.x_label)
-        # Room above the first bar for the legend (two names a line), sized in pixels.
-        lines = math.ceil(len(spec.legend) / (2 if len(spec.legend) > 2 else 1))
-        legend_px = lines * 2.1 * self.font_pt + 14 if spec.legend else 0.0
-        span = n + 0.15
-        height_px = max(self.getViewBox().height(), 120.0)
-        top = n - 0.35 + span * legend_px / max(height_px - legend_px, 60.0)
-        self.setYRange(-0.5, top, padding=0)
+    def _frame_bars(self, spec: ChartSpec, vmax: float) -> None:
+        self.setYRange(-0.5, self._top, padding=0)
         self.setXRange(0, vmax * 1.04 or 1.0, padding=0)
 
     def _draw_curve(self, spec: ChartSpec) -> None:
@@ -209,6 +228,30 @@ class StudyChart(pg.PlotWidget):
             t.updateTransform(force=True)
         area = vb.sceneBoundingRect().adjusted(-1, -1, 1, 1)
         return [t.textItem.toPlainText() for t in self.texts if not area.contains(t.sceneBoundingRect())]
+
+    def covered_texts(self) -> list[str]:
+        """Bar labels whose lines (the text box without its empty margins) touch a bar or the legend."""
+        if not self.spec.bars:
+            return []
+        from PySide6.QtCore import QRectF
+        vb = self.getViewBox()
+        vb.updateMatrix()
+        lo, hi = self._span
+        n = len(self.spec.bars)
+        blocks = []
+        for i, b in enumerate(self.spec.bars):
+            yi = n - 1 - i
+            blocks.append(vb.mapViewToScene(QRectF(0.0, yi + lo, b["value"], hi - lo)).boundingRect())
+        leg = self.getPlotItem().legend
+        if leg is not None:
+            blocks.append(leg.sceneBoundingRect())
+        out = []
+        for t in self.texts:
+            t.updateTransform(force=True)
+            r = t.sceneBoundingRect().adjusted(0, TEXT_MARGIN_PX, 0, -TEXT_MARGIN_PX)
+            if any(r.intersects(blk) for blk in blocks):
+                out.append(t.textItem.toPlainText())
+        return out
 
     def why_at(self, i: int) -> str:
         if self.spec.bars:
