@@ -219,6 +219,9 @@ def _timeline(study: StudyResult, rows: list[dict], show_side: bool) -> ChartSpe
                             point_labels=[r["label"] for r in rows]))
     lo, hi = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
     spec.y_ticks = [(float(e), f"{10.0 ** e:,.{max(0, -e)}f}") for e in range(lo, hi + 1)]
+    first, last = math.floor(min(xs)), math.ceil(max(xs))
+    step = 1 if last - first <= 6 else 2
+    spec.x_ticks = [(float(y), str(y)) for y in range(first, last + 1, step)]  # whole years, never "2012.5"
     if len(rows) >= 3:
         slope, icpt = fit_doubling(xs, ys)
         x0, x1 = min(xs), max(xs)

@@ -25,6 +25,21 @@ TEXT_MARGIN_PX = 4.0  # a TextItem's document margin, above its first line
 MIN_BAR_PX = 9.0
 
 
+def _text_size(text: str, pt: int) -> tuple[float, float]:
+    """(width, height) in pixels of a ``pg.TextItem`` showing ``text`` at ``pt`` points (margins included)."""
+    f = QFont()
+    f.setPointSize(pt)
+    fm = QFontMetricsF(f)
+    lines = text.split("\n")
+    return (max(fm.horizontalAdvance(t) for t in lines) + 2 * TEXT_MARGIN_PX,
+            len(lines) * fm.lineSpacing() + 2 * TEXT_MARGIN_PX)
+
+
+def _overlap(a, b) -> float:
+    r = a.intersected(b)
+    return max(r.width(), 0.0) * max(r.height(), 0.0)
+
+
 class StudyChart(pg.PlotWidget):
     """Draws one ``ChartSpec``; ``spec`` is what is on screen."""
 
@@ -193,31 +208,69 @@ class StudyChart(pg.PlotWidget):
         self.setYRange(0, max(ys) * 1.12, padding=0)
 
     def _draw_timeline(self, spec: ChartSpec) -> None:
+        """Points on a log axis, each named beside it where the name covers no other name, point
+        or box; the fit's label and the side table top left, with the y range raised (in pixels)
+        until they sit above every point."""
         s = spec.series[0]
-        ly = np.log10(s["y"])
-        self.plot(s["x"], ly, pen=None, symbol="o", symbolBrush=GROUP_COLORS[0], symbolSize=11)
-        mid = 0.5 * (min(s["x"]) + max(s["x"]))
-        for x, v, name in zip(s["x"], ly, s.get("point_labels", [])):
-            self._text(name, x, v, anchor=(0 if x < mid else 1, 1), size=max(7, self.font_pt - 3),
-                       color=(200, 205, 215))
-        if spec.fit:
-            self.plot(spec.fit["x"], np.log10(spec.fit["y"]), pen=pg.mkPen(GROUP_COLORS[1], width=3))
-            self._text(spec.fit["label"], 0.0, 0.0, anchor=(0, 0), size=max(7, self.font_pt - 2),
-                       color=GROUP_COLORS[1])
+        xs, ly = np.asarray(s["x"], float), np.log10(s["y"])
         pi = self.getPlotItem()
         pi.getAxis("left").setTicks([spec.y_ticks])
         pi.getAxis("left").setLabel(spec.y_label)
+        if spec.x_ticks:
+            pi.getAxis("bottom").setTicks([spec.x_ticks])
         pi.getAxis("bottom").setLabel(spec.x_label)
-        x0, x1 = min(s["x"]) - 0.4, max(s["x"]) + 1.2
-        y0, y1 = spec.y_ticks[0][0] - 0.3, spec.y_ticks[-1][0] + 1.6
+        pi.layout.activate()  # the axes take their room now: the ranges below are sized in what is left
+        small, note = max(7, self.font_pt - 3), max(7, self.font_pt - 2)
+        head = ([spec.fit["label"]] if spec.fit else []) + (["\n".join([spec.side_title + ":"] + spec.side)]
+                                                           if spec.side else [])
+        head_px = sum(_text_size(t, note)[1] for t in head)
+        x0, x1 = float(xs.min()) - 0.4, float(xs.max()) + 1.2
+        y0 = spec.y_ticks[0][0] - 0.3
+        vb = self.getViewBox()
+        w_px, h_px = max(vb.width(), 120.0), max(vb.height(), 120.0)
+        room = min((head_px + _text_size("X", small)[1] + 6.0) / h_px, 0.6)  # above the top point: its name, the boxes
+        y1 = max(spec.y_ticks[-1][0] + 1.6, (float(ly.max()) - room * y0) / (1.0 - room))
         self.setXRange(x0, x1, padding=0)
         self.setYRange(y0, y1, padding=0)
+        self.plot(xs, ly, pen=None, symbol="o", symbolBrush=GROUP_COLORS[0], symbolSize=11)
         if spec.fit:
-            self.texts[-1].setPos(x0 + 0.1, y1 - 0.1)
-        if spec.side:
-            # top left, under the fit's label: the points rise to the right, so that corner is empty
-            self._text("\n".join([spec.side_title + ":"] + spec.side), x0 + 0.1, y1 - 0.9, anchor=(0, 0),
-                       size=max(7, self.font_pt - 2), fill=pg.mkBrush(11, 14, 19, 230))
+            self.plot(spec.fit["x"], np.log10(spec.fit["y"]), pen=pg.mkPen(GROUP_COLORS[1], width=3))
+
+        def to_px(x, y):
+            return (x - x0) / (x1 - x0) * w_px, (y1 - y) / (y1 - y0) * h_px
+        from PySide6.QtCore import QRectF
+        taken = []
+        top = 0.0
+        for text, color in zip(head, [GROUP_COLORS[1]] * bool(spec.fit) + [TEXT] * bool(spec.side)):
+            w, h = _text_size(text, note)
+            self._text(text, x0 + 6.0 * (x1 - x0) / w_px, y1 - top * (y1 - y0) / h_px, size=note, color=color,
+                       fill=pg.mkBrush(11, 14, 19, 230) if color is TEXT else None)
+            taken.append(QRectF(6.0, top, w, h))
+            top += h
+        px = np.array([to_px(x, y) for x, y in zip(xs, ly)])
+        marks = [QRectF(cx - 6, cy - 6, 12, 12) for cx, cy in px]
+        plot_rect = QRectF(0, 0, w_px, h_px)
+        mid = 0.5 * (xs.min() + xs.max())
+
+        def clash(r: QRectF, own: int) -> float:
+            """Pixels of ``r`` over other names and boxes (a word space apart, so two names never read
+            as one), a little for points, a lot outside the plot."""
+            area = sum(_overlap(r.adjusted(-9, -2, 9, 2), t) for t in taken)
+            area += 0.2 * sum(_overlap(r, mk) for j, mk in enumerate(marks) if j != own)
+            return area + (0.0 if plot_rect.contains(r) else 1e6)
+        for i, ((cx, cy), x, v, name) in enumerate(zip(px, xs, ly, s.get("point_labels", []))):
+            w, h = _text_size(name, small)
+            m = TEXT_MARGIN_PX
+            # beside the point at its height (away from the middle), then above, below, the other side
+            right = [(0, 0.5, 7), (0, 1, 0), (0, 0, 0)]
+            left = [(1, 0.5, -7), (1, 1, 0), (1, 0, 0)]
+            prefer = right + left if x < mid else left + right
+            boxes = [QRectF(cx + dx - ax * w, cy - ay * h, w, h).adjusted(m, m, -m, -m) for ax, ay, dx in prefer]
+            scores = [clash(r, i) for r in boxes]
+            k = int(np.argmin(scores))  # the first preferred place among the least covered
+            ax, ay, dx = prefer[k]
+            taken.append(boxes[k])
+            self._text(name, x + dx * (x1 - x0) / w_px, v, anchor=(ax, ay), size=small, color=(200, 205, 215))
 
     # ------------------------------------------------------------------ questions
     def overflowing_texts(self) -> list[str]:
@@ -230,10 +283,16 @@ class StudyChart(pg.PlotWidget):
         return [t.textItem.toPlainText() for t in self.texts if not area.contains(t.sceneBoundingRect())]
 
     def covered_texts(self) -> list[str]:
-        """Bar labels whose lines (the text box without its empty margins) touch a bar or the legend."""
-        if not self.spec.bars:
-            return []
+        """Bar labels whose lines (the text box without its empty margins) touch a bar or the legend;
+        on other charts, texts that touch another text."""
         from PySide6.QtCore import QRectF
+        if not self.spec.bars:
+            for t in self.texts:
+                t.updateTransform(force=True)
+            m = TEXT_MARGIN_PX
+            rects = [t.sceneBoundingRect().adjusted(m, m, -m, -m) for t in self.texts]
+            return [t.textItem.toPlainText() for i, t in enumerate(self.texts)
+                    if any(i != j and rects[i].intersects(r) for j, r in enumerate(rects))]
         vb = self.getViewBox()
         vb.updateMatrix()
         lo, hi = self._span
