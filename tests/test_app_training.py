@@ -81,6 +81,16 @@ def test_core_mesh_heatmap_shows_load_in_the_default_scene(window):
     assert load.max() > 0 and (load > 0).sum() >= 2
     img = window.heatmap.image.image
     assert img.max() > np.log10(1e-4)
+    # the square cells leave room beside the mesh: no tick there ("core column -5")
+    rows, cols = load.shape
+    for axis, n, (lo, hi) in (("bottom", cols, window.heatmap.getViewBox().viewRange()[0]),
+                              ("left", rows, window.heatmap.getViewBox().viewRange()[1])):
+        ax = window.heatmap.getAxis(axis)
+        if ax._tickLevels is None:  # pyqtgraph's own ticks over the whole view
+            shown = [v for _, vals in ax.tickValues(lo, hi, 400) for v in vals if lo <= v <= hi]
+        else:
+            shown = [v for level in ax._tickLevels for v, _ in level]
+        assert shown and all(0 <= v <= n for v in shown), (axis, shown)
 
 
 def test_save_as_scene_reopens_to_the_same_numbers(window, tmp_path):

@@ -173,6 +173,7 @@ class LinkHeatmap(pg.PlotWidget):
         bar.setImageItem(self.image, insert_in=self.getPlotItem())
         self.chip = 0
         self.load = np.zeros((1, 1))
+        self.image_shape = None
         self.meter = UtilizationMeter()
 
     def set_chip(self, chip: int) -> None:
@@ -185,7 +186,19 @@ class LinkHeatmap(pg.PlotWidget):
         util = self.meter.sample(engine)
         self.load = rm.tile_load(util, f.tile_link, min(self.chip, f.n_chips - 1), f.tile_rows, f.tile_cols)
         shown = np.log10(np.maximum(self.load, HEATMAP_FLOOR))
+        if self.load.shape != self.image_shape:
+            self.image_shape = self.load.shape
+            rows, cols = self.load.shape
+            self.getAxis("left").setTicks([core_ticks(rows)])
+            self.getAxis("bottom").setTicks([core_ticks(cols)])
         self.image.setImage(shown, levels=(float(np.log10(HEATMAP_FLOOR)), 0.0), autoLevels=False)
+
+
+def core_ticks(n: int) -> list[tuple[float, str]]:
+    """Ticks at the centres of cores 0 .. n-1 (a round step, at most ~6 labels), none outside the mesh:
+    the square cells leave empty room beside the image, where "core column -5" would mean nothing."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if n / s <= 6) if n > 6 else 1
+    return [(c + 0.5, str(c)) for c in range(0, n, step)]
 
 
 PART_RGB = {"compute": (150, 150, 150), "memory": (70, 110, 200), "pipeline bubble": (200, 80, 80)}
