@@ -380,3 +380,17 @@ def test_dump_state_writes_texts_chart_and_rounds(tmp_path):
     assert d["chart_round_s"] == pytest.approx(d["animated_round_s"], rel=1e-9)
     assert d["chart"]["labels"] and len(d["chart"]["labels"]) == len(d["chart"]["values"])
     assert any("DGX A100" in t for t in d["visible_text"])
+
+
+def test_server_captions_sit_on_a_plate_above_the_links(window):
+    """The links from server 0 to the network switches pass over "server 1": its caption is drawn
+    above every link, on an opaque plate, so it stays readable."""
+    view = window.view
+    captions = [it for it in view.getPlotItem().items
+                if isinstance(it, pg.TextItem) and it.textItem.toPlainText().startswith("server ")]
+    assert len(captions) >= 2
+    links = list(view._curves.values())
+    assert links
+    for c in captions:
+        assert c.zValue() > max(l.zValue() for l in links)
+        assert c.fill.color().alpha() >= 200

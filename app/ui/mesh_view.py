@@ -32,6 +32,7 @@ NODE_STYLE = {  # kind -> (symbol, size px, colour)
     "host": ("h", 16, (255, 170, 60)),
 }
 PICK_PX = 9.0
+SERVER_LABEL_Z = 9  # above links and the pinned path (8), below chunks (10)
 PARTICLE_PX = 6
 LINK_EVERY = 4
 
@@ -171,8 +172,10 @@ class MeshView(pg.PlotWidget):
         if n_srv <= 32:
             self._server_labels = True
             for s in range(n_srv):
-                t = pg.TextItem(f"server {s}", color=(170, 180, 200), anchor=(0, 1))
+                # on a dark plate above the links: the links between servers pass behind "server 1"
+                t = pg.TextItem(f"server {s}", color=(170, 180, 200), anchor=(0, 1), fill=pg.mkBrush(11, 14, 19, 220))
                 t.setPos(boxes[s, 0], boxes[s, 3])
+                t.setZValue(SERVER_LABEL_Z)
                 self.addItem(t)
 
     def _add_node_items(self) -> None:
