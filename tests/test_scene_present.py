@@ -150,3 +150,12 @@ def test_scene_5_wafer_pane_animates_the_iteration_its_bar_times():
     animated_s = sim.workload.last_round_s()
     assert "pipelined" in sim.workload.algo_used
     assert animated_s == pytest.approx(st.values["wafer-wse2.iteration_s"], rel=1e-9)
+
+
+def test_scene_2_names_its_patterns_as_the_beats_do():
+    """The chart says "neighbour" and "all-to-all" (the beats' words), not the pattern ids "neighbor" and "uniform"."""
+    scene, st = study_of("2")
+    spec = chart_spec(st, scene.view.chart, -1)
+    assert spec.legend == ["neighbour", "all-to-all"]
+    text = " ".join(spec.visible_text())
+    assert "neighbor " not in text and "uniform" not in text, text

@@ -80,16 +80,20 @@ def latency_ladder(p: dict, fast: bool) -> StudyResult:
     return r
 
 
+PATTERN_NAMES = {"neighbor": "neighbour", "uniform": "all-to-all"}  # as the beats say them, not the pattern ids
+
+
 def bisection(p: dict, fast: bool) -> StudyResult:
     ks = [4, 8] if fast else list(p.get("ks", [4, 8, 16]))
     r = StudyResult("Whole-mesh throughput as the mesh grows", "flits/cycle",
                     note="neighbour traffic grows with k^2 cores; all-to-all with k (the bisection)")
     rows = experiments.bisection_scaling(tuple(ks), cycles=900 if fast else 1200, warmup=300)
     for row in rows:
-        r.add(f"{row['k']}x{row['k']} {row['pattern']}", row["total_flits_per_cycle"],
+        name = PATTERN_NAMES.get(row["pattern"], row["pattern"])
+        r.add(f"{row['k']}x{row['k']} {name}", row["total_flits_per_cycle"],
               f"simulated; closed-form bound {row['bound_per_core'] * row['k'] ** 2:g} flits/cycle "
               f"({'1 per core' if row['pattern'] == 'neighbor' else '4/k per core, Dally & Towles'})",
-              group=row["pattern"])
+              group=name)
     big = max(ks)
     tot = {row["pattern"]: row["total_flits_per_cycle"] for row in rows if row["k"] == big}
     r.put("uniform_share_of_neighbour", tot["uniform"] / tot["neighbor"],
