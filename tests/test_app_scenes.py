@@ -287,3 +287,16 @@ def test_queue_of_one_flit_is_singular(scene_window):
     assert "longest queue 1 flit" in win.live_line() and "1 flits" not in win.live_line()
     eng.link_queue = lambda: np.array([0, 3])
     assert "longest queue 3 flits" in win.live_line()
+
+
+def test_clock_is_never_cut_while_its_text_grows(scene_window):
+    """The clock's text changes every frame; its label is as wide as its widest text at once (a
+    recorded frame showed "... for every pan" before the layout caught up)."""
+    from app.windows.scene_window import clock_text
+    win = scene_window("3")
+    win.set_presenting(True, full_screen=False)
+    win.resize(1280, 720)
+    QApplication.processEvents()
+    for t in (0.0, 9.5e-9, 73.2e-6, 888.8e-3, 5.06):
+        win.clock.setText(clock_text(t))  # no event processed: the geometry is what the last layout gave
+        assert win.clock.fontMetrics().horizontalAdvance(win.clock.text()) <= win.clock.contentsRect().width(), t

@@ -53,6 +53,10 @@ def plain_text(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text.replace("**", ""))).replace("\xa0", " ").strip()
 
 
+def clock_text(t_s: float) -> str:
+    return f"t = {rm.format_time(t_s)} simulated (one clock for every pane)"
+
+
 class SceneWindow(QMainWindow):
     """Plays scene files. ``open_scene(path_or_name)`` keeps the previous scene on a bad file."""
 
@@ -147,6 +151,10 @@ class SceneWindow(QMainWindow):
         self.check.setStyleSheet(f"font-size: {pt['lines']}pt; color: #9fe0a8;")
         self.chart_title.setStyleSheet(f"font-size: {pt['chart'] + 1}pt; color: #e6e6e6;")
         self.chart.font_pt = pt["chart"]
+        # The clock's text changes every frame: as wide as its widest text, it never waits a frame for
+        # the layout to widen it (a recorded frame showed "... for every pan").
+        self.clock.ensurePolished()
+        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance(clock_text(888.8e-3)) + 2)
 
     def _make_views(self, n: int) -> None:
         while len(self.views) < n:
@@ -292,7 +300,7 @@ class SceneWindow(QMainWindow):
         c = self.controller
         for view, sim in zip(self.views, [c.sim, *c.followers]):
             view.update_frame(sim.engine, c.display_t, throttle=c.state == PLAYING)
-        self.clock.setText(f"t = {rm.format_time(c.display_t)} simulated (one clock for every pane)")
+        self.clock.setText(clock_text(c.display_t))
         self._update_finish_bar()
 
     def _update_finish_bar(self) -> None:
