@@ -7,6 +7,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m sim_core.engine.warm
 	touch $(STAMP)
 
 .PHONY: install run test bench

@@ -79,24 +79,6 @@ def recompute_link(l, T, D, B, C, H, si, now):
         ih_set(H, si, L + l, max(best_s, now))
 
 
-@njit(cache=True)
-def head_changed(b, T, D, B, C, H, si, now):
-    """Buffer ``b`` has a new head (or none): schedule its delivery or its next link's start."""
-    L = T[0].shape[0]
-    h = B[0][b]
-    if h < 0:
-        if b < L:
-            ih_remove(H, si, b)
-        return
-    nl = C[4][h]
-    if nl < 0:
-        ih_set(H, si, b, max(max(C[6][h], B[4][b]), now))
-    else:
-        if b < L:
-            ih_remove(H, si, b)
-        recompute_link(nl, T, D, B, C, H, si, now)
-
-
 @njit(cache=True, inline="always")
 def _pop_head(B, C, b):
     b_first, b_last, b_head = B[0], B[1], B[2]
@@ -123,8 +105,29 @@ def _push_tail(B, C, b, c):
 
 
 @njit(cache=True)
+def _new_head(b, h, T, B, C, H, si, now):
+    """Buffer ``b`` has head ``h`` (or none, -1): schedule its delivery, or return the link
+    the head wants next (whose start must be recomputed; -1 if none)."""
+    L = T[0].shape[0]
+    if h < 0:
+        if b < L:
+            ih_remove(H, si, b)
+        return -1
+    nl = C[4][h]
+    if nl < 0:
+        ih_set(H, si, b, max(max(C[6][h], B[4][b]), now))
+        return -1
+    if b < L:
+        ih_remove(H, si, b)
+    return nl
+
+
+@njit(cache=True, inline="always")
 def commit(l, s, T, D, B, C, H, R, si, t_step0):
-    """The head of ``pick[l]`` starts on link ``l`` at ``s``."""
+    """The head of ``pick[l]`` starts on link ``l`` at ``s``. Returns the links whose next
+    start may have changed (-1: none): ``l``, the buffer it left, and the links the new
+    heads of both buffers want. ``run`` recomputes them once the state is final
+    (``recompute_link`` only reads the state, so it may run after every change)."""
     link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
     link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
     c_msg, c_dst, c_buf, c_seq, c_nxt, c_start, c_ready, c_size, c_slot, c_after = C
@@ -157,30 +160,12 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0):
     lbytes[l] += size
     link_free[l] = end
     rr_last[l] = b
-    recompute_link(l, T, D, B, C, H, si, s)
-    if b < L:
-        recompute_link(b, T, D, B, C, H, si, s)
-    # head_changed(b), without recomputing a link twice: recompute_link only reads the
-    # state it is given and nothing it reads changes in between, so a second call for l or
-    # b would choose the same start (most often the next chunk of b wants l again)
-    h = B[0][b]
-    if h < 0:
-        if b < L:
-            ih_remove(H, si, b)
-    else:
-        nl = c_nxt[h]
-        if nl < 0:
-            ih_set(H, si, b, max(max(c_ready[h], B[4][b]), s))
-        else:
-            if b < L:
-                ih_remove(H, si, b)
-            if nl != l and nl != b:
-                recompute_link(nl, T, D, B, C, H, si, s)
-    if B[0][l] == c:
-        head_changed(l, T, D, B, C, H, si, s)
+    from_b = _new_head(b, B[0][b], T, B, C, H, si, s)
+    into_l = _new_head(l, c, T, B, C, H, si, s) if B[0][l] == c else -1
+    return l, b if b < L else -1, from_b, into_l
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def complete(m, t, Mg, M, O, si):
     """Message (or compute task) ``m`` finished at ``t``: record it, release its dependents."""
     (m_src, m_dst, m_size, m_kind, m_state, m_retain, m_deps, m_left, m_delay, m_duration,
@@ -202,8 +187,10 @@ def complete(m, t, Mg, M, O, si):
                 mh_push(M, si, m_release[d], 2 * d + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
+    """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns the
+    links to recompute (as ``commit``)."""
     c = _pop_head(B, C, b)
     size = C[7][c]
     D[2][C[8][c]] = t
@@ -223,8 +210,7 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     si[C_NFREE] += 1
     if Mg[7][m] == 0:
         complete(m, fin[m], Mg, M, O, si)
-    recompute_link(b, T, D, B, C, H, si, t)
-    head_changed(b, T, D, B, C, H, si, t)
+    return b, _new_head(b, B[0][b], T, B, C, H, si, t), -1, -1
 
 
 @njit(cache=True, inline="always")
@@ -233,9 +219,10 @@ def message_chunks(size, chunk_bytes, max_chunks):
     return cb, -(-size // cb)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
-    """Message ``m`` is released at ``t``: compute starts, local work completes, chunks queue."""
+    """Message ``m`` is released at ``t``: compute starts, local work completes, chunks queue.
+    Returns the links to recompute (as ``commit``): the first link, if its queue was empty."""
     (m_src, m_dst, m_size, m_kind, m_state, m_retain, m_deps, m_left, m_delay, m_duration,
      m_ready, m_release, m_finish, dep_ptr, dep_to) = Mg
     chunk_bytes, max_chunks, queue_limit = cfg[0], cfg[1], cfg[2]
@@ -245,13 +232,13 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         O[1][si[N_STARTED]] = m
         si[N_STARTED] += 1
         mh_push(M, si, t + m_duration[m], 2 * m)
-        return
+        return -1, -1, -1, -1
     size = m_size[m]
     if size == 0 or m_src[m] == m_dst[m]:
         si[B_INJ] += size
         si[B_DEL] += size
         complete(m, t, Mg, M, O, si)
-        return
+        return -1, -1, -1, -1
     first = next_link(R, m_src[m], m_dst[m])
     q = L + first
     if queue_limit >= 0 and not m_retain[m] and B[3][q] - B[2][q] >= queue_limit:
@@ -260,7 +247,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         m_state[m] = FREE
         O[2][si[N_REFUSED]] = m
         si[N_REFUSED] += 1
-        return
+        return -1, -1, -1, -1
     cb, n = message_chunks(size, chunk_bytes, max_chunks)
     m_left[m] = n
     si[B_INJ] += size
@@ -279,8 +266,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         C[7][c] = size - (n - 1) * cb if k == n - 1 else cb
         C[8][c] = -1
         _push_tail(B, C, q, c)
-    if was_empty:
-        recompute_link(first, T, D, B, C, H, si, t)
+    return first if was_empty else -1, -1, -1, -1
 
 
 @njit(cache=True, nogil=True)  # nogil: independent engines run side by side on threads (sim_core.parallel)
@@ -323,7 +309,9 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                     if n > si[C_NFREE]:
                         return ST_CHUNKS, n
                 mh_pop(M, si)
-                release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg)
+                r = release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg)
+                if r[0] >= 0:
+                    recompute_link(r[0], T, D, B, C, H, si, t)
                 if cfg[3] and si[C_LIVE] > 0:  # asked to stop once something moves (Engine.advance_quiet)
                     done += 1
                     si[EVENTS] += 1
@@ -335,9 +323,14 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
             e = ih_heap[0]
             ih_remove(H, si, e)
             if e < L:
-                deliver(e, t, T, D, B, C, H, Mg, M, O, si)
+                r = deliver(e, t, T, D, B, C, H, Mg, M, O, si)
             else:
-                commit(e - L, t, T, D, B, C, H, R, si, sf[1])
+                r = commit(e - L, t, T, D, B, C, H, R, si, sf[1])
+            # one inlined copy of recompute_link for every link an event touched, each once
+            for i in range(4):
+                x = r[0] if i == 0 else (r[1] if i == 1 else (r[2] if i == 2 else r[3]))
+                if x >= 0 and (i < 1 or x != r[0]) and (i < 2 or x != r[1]) and (i < 3 or x != r[2]):
+                    recompute_link(x, T, D, B, C, H, si, t)
         done += 1
         si[EVENTS] += 1
 

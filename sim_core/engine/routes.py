@@ -15,10 +15,10 @@ from numba import njit
 
 @njit(cache=True)
 def _dor(r, c, tr, tc, C, R, torus):
-    if torus:
+    if torus:  # a ring of two has no wrap link: its one link each way is the direct one
         dx, dy = (tc - c) % C, (tr - r) % R
-        xdir = 1 if dx > C - dx else 0
-        ydir = 3 if dy > R - dy else 2
+        xdir = 1 if (dx > C - dx if C > 2 else tc < c) else 0
+        ydir = 3 if (dy > R - dy if R > 2 else tr < r) else 2
     else:
         dx, dy = tc - c, tr - r
         xdir = 1 if dx < 0 else 0

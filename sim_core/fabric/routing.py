@@ -274,10 +274,10 @@ class Router:
         the shorter way round (ties positive). Returns (direction index into DIRS, arrived)."""
         f = self.f
         C, R = f.tile_cols, f.tile_rows
-        if f.on_chip_torus:
+        if f.on_chip_torus:  # a ring of two has no wrap link: its one link each way is the direct one
             dx, dy = (tc - c) % C, (tr - r) % R
-            xdir = dx > C - dx          # 0: +x, 1: -x
-            ydir = 2 + (dy > R - dy)    # 2: +y, 3: -y
+            xdir = (dx > C - dx) if C > 2 else (tc < c)          # 0: +x, 1: -x
+            ydir = 2 + ((dy > R - dy) if R > 2 else (tr < r))    # 2: +y, 3: -y
         else:
             dx, dy = tc - c, tr - r
             xdir = dx < 0
