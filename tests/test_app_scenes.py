@@ -183,7 +183,9 @@ def test_presenter_at_720p_every_beat_readable(scene_window, name):
         if win.scene.view.chart in ("stacked", "ratio-bars"):
             assert bottom.startswith("time") and bottom.endswith(("(ns)", "(us)", "(ms)", "(s)"))
         state = win.dump_state()
-        assert win.scene.beats[b].text.split("**")[0].strip()[:10] in state["beat_text"]
+        from app.scenes.present import fill_text
+        from app.windows.scene_window import plain_text
+        assert plain_text(fill_text(win.scene.beats[b].text, win.study.values))[:10] in state["beat_text"]
         assert "..." not in state["beat_text"] or "..." in win.scene.beats[b].text
 
 
