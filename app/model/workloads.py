@@ -178,7 +178,10 @@ class TrainingIteration(RepeatingWorkload):
         # sim_core.training.estimate times (a shorter round would tell another story).
         self.microbatches = int(microbatches or training.microbatch_count(self.model, self.plan, fabric.n_chips))
         p = self.plan
-        where = f", {p.wafer_mode} over the wafer's regions" if fabric.spec.topology.kind == "wafer" else ""
+        where = ""
+        if fabric.spec.topology.kind == "wafer":  # what sim_core.training.schedule_iteration lays out
+            where = (f", pipelined over {p.pp} regions of the wafer" if p.wafer_mode == "pipelined" else
+                     ", weight streaming (compute and buckets animated; the weights streaming in are not)")
         self.algo_used = f"{self.model.id}, tp {p.tp} x pp {p.pp} x dp {p.dp}{where}"
 
     def schedule_round(self, eng) -> np.ndarray:
