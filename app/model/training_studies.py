@@ -92,11 +92,19 @@ def add_gap(r, slow: dict, fast: dict) -> dict[str, float]:
     a, b = split(slow["breakdown_s"]), split(fast["breakdown_s"])
     shares = gap_shares(slow, fast)
     who = f"{arch_label(slow)} vs {arch_label(fast)}"
+    # A part the fastest spends longer on (its pipeline bubble, say) cannot be a stacked segment:
+    # the bar draws the parts the slowest spends longer on, and says how much the others take back.
+    less = {part: b[part] - a[part] for part in a if b[part] > a[part]}
     for part in ("compute", "memory", "communication"):
         r.add(f"extra time from {part} ({who})", max(0.0, a[part] - b[part]),
               f"sim_core.training: {part} time difference, {shares[part]:.0%} of the iteration-time gap",
               group=part, bar="extra time of the slowest over the fastest",
-              bar_total_s=max(0.0, slow["iteration_s"] - fast["iteration_s"]), gap=True)
+              bar_total_s=max(0.0, slow["iteration_s"] - fast["iteration_s"]), gap=True, less=less)
+    if a["pipeline bubble"] > b["pipeline bubble"]:
+        r.add(f"extra time from pipeline bubble ({who})", a["pipeline bubble"] - b["pipeline bubble"],
+              f"sim_core.training: pipeline bubble difference, {shares['pipeline bubble']:.0%} of the gap",
+              group="pipeline bubble", bar="extra time of the slowest over the fastest",
+              bar_total_s=max(0.0, slow["iteration_s"] - fast["iteration_s"]), gap=True, less=less)
     return shares
 
 

@@ -180,6 +180,11 @@ def _stacked(study: StudyResult, rows: list[dict]) -> ChartSpec:
             text += f", {format_number(days)} days to train"
             budget = _budget_text(parts[0].get("budget"))
         why = "\n".join(f"{p['group']}: {format_quantity(p['value'], 's')} ({p['why']})" for p in parts)
+        less = {k: v for k, v in (parts[0].get("less") or {}).items() if v > 1e-3 * total}
+        if parts[0].get("gap") and less:  # the segments add up to more than the gap: the fastest spends longer on
+            text = f"{format_number(parts[0]['bar_total_s'] / scale)} {unit}"  # what it says: slowest - fastest
+            why += (f"\nThe parts add up to {format_quantity(total, 's')}: the fastest spends longer on "
+                    + " and ".join(f"{k} ({format_quantity(v, 's')})" for k, v in less.items()))
         spec.bars.append(dict(label=name, value=total / scale, text=text, segments=segs, why=why,
                               group="", total_s=total, bar_total_s=parts[0].get("bar_total_s")))
     spec.legend = [p for p in PART_ORDER if p in parts_seen] + [p for p in dict.fromkeys(parts_seen)
