@@ -302,3 +302,17 @@ def test_clock_is_never_cut_while_its_text_grows(scene_window):
     for t in (0.0, 9.5e-9, 73.2e-6, 888.8e-3, 5.06):
         win.clock.setText(clock_text(t))  # no event processed: the geometry is what the last layout gave
         assert win.clock.fontMetrics().horizontalAdvance(win.clock.text()) <= win.clock.contentsRect().width(), t
+
+
+def test_hot_core_is_ringed_above_the_traffic(scene_window):
+    """Scene 4's hotspot beat names the centre core: a ring marks it above the chunks (a yellow link
+    highlight under yellow traffic could not be seen); other beats mark nothing."""
+    win = scene_window("4")
+    win.goto_beat(1)
+    view, f = win.views[0], win.run.sims[0].fabric
+    r, c = win.scene.beats[1].highlight.core
+    assert view.marked == [r * f.tile_cols + c]
+    assert (f.node_x[view.marked[0]], f.node_y[view.marked[0]]) == tuple(view._marks.getData()[i][0] for i in (0, 1))
+    assert view._marks.zValue() > max(p.zValue() for p in view._particles)
+    win.goto_beat(2)
+    assert view.marked == [] and len(view._marks.getData()[0]) == 0

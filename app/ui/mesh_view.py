@@ -32,6 +32,7 @@ NODE_STYLE = {  # kind -> (symbol, size px, colour)
     "host": ("h", 16, (255, 170, 60)),
 }
 PICK_PX = 9.0
+MARK_PX = 26
 SERVER_LABEL_Z = 9  # above links and the pinned path (8), below chunks (10)
 PARTICLE_PX = 6
 LINK_EVERY = 4
@@ -111,6 +112,13 @@ class MeshView(pg.PlotWidget):
                                             skipFiniteCheck=True)
         self._path_curve.setZValue(8)
         self.addItem(self._path_curve)
+        # A ring round a node a scene points at (scene 4's hot core): above the chunks, which
+        # would hide a yellow link highlight under yellow traffic.
+        self._marks = pg.ScatterPlotItem(pxMode=True, size=MARK_PX, symbol="o", brush=None,
+                                         pen=pg.mkPen((255, 255, 0), width=3))
+        self._marks.setZValue(11)
+        self.addItem(self._marks)
+        self.marked: list[int] = []
         self._particles = []
         self._particle_width = PARTICLE_PX
         for i, rgb in enumerate(rm.TAG_RGB):
@@ -354,6 +362,12 @@ class MeshView(pg.PlotWidget):
         x[0::2], x[1::2] = g.x0[sel], g.x1[sel]
         y[0::2], y[1::2] = g.y0[sel], g.y1[sel]
         self._path_curve.setData(x, y)
+
+    def mark_nodes(self, nodes) -> None:
+        """Ring the given nodes (cores, chips); [] clears."""
+        self.marked = [int(v) for v in nodes]
+        sel = np.asarray(self.marked, dtype=np.int64)
+        self._marks.setData(self.fabric.node_x[sel], self.fabric.node_y[sel])
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.fabric is None:

@@ -252,7 +252,7 @@ class SceneWindow(QMainWindow):
     def _highlight(self, hl) -> None:
         self.bisection = None
         for view, sim in zip(self.views, self.run.sims):
-            links = []
+            links, nodes = [], []
             f = sim.fabric
             try:
                 if hl.bisection:
@@ -260,6 +260,7 @@ class SceneWindow(QMainWindow):
                     self.bisection = self.bisection if self.bisection is not None else links
                 elif hl.core:
                     links = core_links(f, *hl.core).tolist()
+                    nodes = [f.tile_cols * hl.core[0] + hl.core[1]] if links else []
                 elif hl.link_kind:
                     links = f.links_of_kind(hl.link_kind).tolist()
                 elif hl.path:
@@ -267,8 +268,9 @@ class SceneWindow(QMainWindow):
                 elif hl.chip is not None:
                     links = [l for l in range(f.n_links) if f.node_chip[f.link_src[l]] == hl.chip]
             except (KeyError, IndexError, ValueError):
-                links = []  # a pane without that kind or device: nothing to light up
+                links, nodes = [], []  # a pane without that kind or device: nothing to light up
             view.highlight(links)
+            view.mark_nodes(nodes)
 
     def _on_study(self, run, study) -> None:
         if run.scene is self.scene:
