@@ -63,7 +63,8 @@ def test_a_4096_gpu_cluster_runs_live_with_one_tensor_but_not_with_a_collective(
         sim.engine.step(sim.step_s)
     assert sim.engine.bytes_in_flight > 0
     heavy = light.replace(workload="collective", params={"op": "allreduce", "algo": "ring", "nbytes": 8e6})
-    assert "at most 256" in live_limit_message(heavy, spec)
+    assert "at most 512" in live_limit_message(heavy, spec)
+    assert "at most 256" in live_limit_message(heavy.replace(workload="training", params={}), spec)
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from app.ui.parameter_panel import ParameterPanel
-from app.model.scenario import LIVE_MAX_CHIPS, SCENARIOS, SOURCE_QUEUE_LIMIT, build_simulation
+from app.model.scenario import LIVE_MAX_CHIPS_COLLECTIVE, SCENARIOS, SOURCE_QUEUE_LIMIT, build_simulation
 from app.ui.workers import JobRunner
 from sim_core import load_architecture
 
@@ -64,7 +64,7 @@ def test_1024x1024_cores_per_chip_hit_the_fabric_limit(panel, qtbot):
 
 def test_many_chips_with_one_core_are_refused_for_the_live_view(panel, qtbot):
     assert _apply(panel, qtbot, rows=1, cols=1, size=10_000) is None
-    assert f"at most {LIVE_MAX_CHIPS}" in panel.notice.text()
+    assert f"at most {LIVE_MAX_CHIPS_COLLECTIVE}" in panel.notice.text()
 
 
 def test_huge_mesh_on_one_wafer_is_refused_for_the_frame_budget(qtbot):
