@@ -7,6 +7,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sim_core.workloads import training  # noqa: E402
 from app.model.scenario import SCENARIOS, build_simulation  # noqa: E402
@@ -83,13 +84,15 @@ def test_core_mesh_heatmap_shows_load_in_the_default_scene(window):
     assert img.max() > np.log10(1e-4)
     # the square cells leave room beside the mesh: no tick there ("core column -5")
     rows, cols = load.shape
-    for axis, n, (lo, hi) in (("bottom", cols, window.heatmap.getViewBox().viewRange()[0]),
-                              ("left", rows, window.heatmap.getViewBox().viewRange()[1])):
+    window.heatmap.setFixedSize(700, 160)  # wide and low, as in a 1280x720 window
+    QApplication.processEvents()
+    window.heatmap.getViewBox().autoRange(padding=0)
+    (x_lo, x_hi), (y_lo, y_hi) = window.heatmap.getViewBox().viewRange()
+    assert x_lo < -2 and x_hi > cols + 2  # the cells are square: there is room beside the mesh
+    for axis, n, lo, hi in (("bottom", cols, x_lo, x_hi), ("left", rows, y_lo, y_hi)):
         ax = window.heatmap.getAxis(axis)
-        if ax._tickLevels is None:  # pyqtgraph's own ticks over the whole view
-            shown = [v for _, vals in ax.tickValues(lo, hi, 400) for v in vals if lo <= v <= hi]
-        else:
-            shown = [v for level in ax._tickLevels for v, _ in level]
+        shown = [v for _, vals in ax.tickValues(lo, hi, 700 if axis == "bottom" else 160) for v in vals
+                 if lo <= v <= hi]
         assert shown and all(0 <= v <= n for v in shown), (axis, shown)
 
 

@@ -394,3 +394,12 @@ def test_server_captions_sit_on_a_plate_above_the_links(window):
     for c in captions:
         assert c.zValue() > max(l.zValue() for l in links)
         assert c.fill.color().alpha() >= 200
+
+
+def test_empty_comparison_has_no_time_axis(window):
+    """A NoC workload has nothing to compare: the chart shows no 0.1 .. 0.9 axis under no bars."""
+    plot = window.compare_plot
+    plot.set_rows([])
+    assert not plot.getPlotItem().getAxis("bottom").isVisible()
+    plot.set_rows([{"label": "a", "compute_s": 1e-3, "comm_s": 2e-3, "kind": "nvlink"}])
+    assert plot.getPlotItem().getAxis("bottom").isVisible()

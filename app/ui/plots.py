@@ -154,7 +154,7 @@ class LinkHeatmap(pg.PlotWidget):
     the last redraw, on a fixed log scale (1e-4 to 1)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": MeshAxis("left"), "bottom": MeshAxis("bottom")})
         self.setTitle("Core mesh load (chip 0)")
         self.setToolTip(WHY["heatmap"])
         self.setMenuEnabled(False)
@@ -173,7 +173,6 @@ class LinkHeatmap(pg.PlotWidget):
         bar.setImageItem(self.image, insert_in=self.getPlotItem())
         self.chip = 0
         self.load = np.zeros((1, 1))
-        self.image_shape = None
         self.meter = UtilizationMeter()
 
     def set_chip(self, chip: int) -> None:
@@ -186,19 +185,32 @@ class LinkHeatmap(pg.PlotWidget):
         util = self.meter.sample(engine)
         self.load = rm.tile_load(util, f.tile_link, min(self.chip, f.n_chips - 1), f.tile_rows, f.tile_cols)
         shown = np.log10(np.maximum(self.load, HEATMAP_FLOOR))
-        if self.load.shape != self.image_shape:
-            self.image_shape = self.load.shape
-            rows, cols = self.load.shape
-            self.getAxis("left").setTicks([core_ticks(rows)])
-            self.getAxis("bottom").setTicks([core_ticks(cols)])
+        rows, cols = self.load.shape
+        self.getAxis("left").limit, self.getAxis("bottom").limit = rows, cols
         self.image.setImage(shown, levels=(float(np.log10(HEATMAP_FLOOR)), 0.0), autoLevels=False)
 
 
-def core_ticks(n: int) -> list[tuple[float, str]]:
-    """Ticks at the centres of cores 0 .. n-1 (a round step, at most ~6 labels), none outside the mesh:
-    the square cells leave empty room beside the image, where "core column -5" would mean nothing."""
-    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if n / s <= 6) if n > 6 else 1
-    return [(c + 0.5, str(c)) for c in range(0, n, step)]
+NICE_STEPS = tuple(m * 10 ** e for e in range(6) for m in (1, 2, 5))
+
+
+class MeshAxis(pg.AxisItem):
+    """pyqtgraph's ticks (spaced for the pixels there are), none outside 0 .. ``limit``: the heatmap's
+    square cells leave room beside the image, where "core column -5" would mean nothing."""
+
+    limit: float | None = None
+
+    def tickValues(self, minVal, maxVal, size):
+        if self.limit is None or maxVal <= minVal:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = max(minVal, 0.0), min(maxVal, float(self.limit))
+        if hi <= lo:
+            return []
+        # one level, spaced for the pixels the mesh covers (pyqtgraph spaces them for the whole axis)
+        px = size * (hi - lo) / (maxVal - minVal)
+        room = 12 + 8 * len(str(int(self.limit))) if self.orientation in ("bottom", "top") else 16
+        fits = max(1, int(px // room))
+        step = next((s for s in NICE_STEPS if (hi - lo) / s <= fits), NICE_STEPS[-1])
+        return [(step, np.arange(np.ceil(lo / step) * step, hi + 1e-9, step).tolist())]
 
 
 PART_RGB = {"compute": (150, 150, 150), "memory": (70, 110, 200), "pipeline bubble": (200, 80, 80)}
@@ -289,6 +301,7 @@ class ComparisonPlot(pg.PlotWidget):
         self.legend_html = "&nbsp; ".join(
             f'<span style="color: rgb{part_rgb(p)}">&#9632;</span>&nbsp;{LINK_KIND_NAMES.get(p, p)}'
             for p in self.parts)
+        self.getPlotItem().showAxis("bottom", bool(rows))  # no time axis under an empty chart
         if not rows:
             return
         self.unit = unit
