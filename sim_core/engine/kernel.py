@@ -39,11 +39,14 @@ ST_TIME, ST_BUDGET, ST_CHUNKS, ST_OUT, ST_MOTION = 0, 1, 2, 3, 4
 
 @njit(cache=True)
 def recompute_link(l, T, D, B, C, H, si, now):
-    """Choose link ``l``'s next start (earliest; ties round-robin over buffers) and (re)schedule it."""
+    """Choose link ``l``'s next start (earliest; ties round-robin over buffers) and (re)schedule it.
+
+    Only the buffers whose head wants ``l`` compete: its want list (``_want``), not every
+    buffer into its source node."""
     link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
     link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
-    b_first, b_last, b_head, b_tail, b_since = B
-    c_nxt, c_ready = C[4], C[6]
+    b_first, b_last, b_head, b_tail, b_since, w_link, w_next, w_prev, w_first = B
+    c_ready = C[6]
     L = link_src.shape[0]
     NB = 2 * L + 1
     occ = b_tail[l] - b_head[l]
@@ -54,29 +57,55 @@ def recompute_link(l, T, D, B, C, H, si, now):
     best_s = INF
     best_b = -1
     best_tb = NB
-    u = link_src[l]
-    n_in = in_ptr[u + 1] - in_ptr[u]
-    for j in range(n_in + 1):
-        b = L + l if j == n_in else in_link[in_ptr[u] + j]
+    b = w_first[l]
+    while b >= 0:
         h = b_first[b]
-        if h < 0 or c_nxt[h] != l:
-            continue
         bubble = 0
         if ring[l] >= 0 and (b >= L or ring[b] != ring[l]):
             bubble = 1
-        if occ + 1 + bubble > slots[l]:
-            continue
-        s = max(max(c_ready[h], b_since[b]), base_s)
-        if bubble:
-            s = max(s, st2)
-        tb = (b - rr_last[l] - 1) % NB
-        if s < best_s or (s == best_s and tb < best_tb):
-            best_s, best_b, best_tb = s, b, tb
+        if occ + 1 + bubble <= slots[l]:
+            s = max(max(c_ready[h], b_since[b]), base_s)
+            if bubble:
+                s = max(s, st2)
+            tb = (b - rr_last[l] - 1) % NB
+            if s < best_s or (s == best_s and tb < best_tb):
+                best_s, best_b, best_tb = s, b, tb
+        b = w_next[b]
     if best_b < 0:
         ih_remove(H, si, L + l)
     else:
         pick[l] = best_b
         ih_set(H, si, L + l, max(best_s, now))
+
+
+@njit(cache=True, inline="always")
+def _want(B, C, b):
+    """Keep buffer ``b`` in the want list of the link its head chunk goes to next (none
+    when empty or when the head is delivered here): doubly linked lists, one per link."""
+    b_first, w_link, w_next, w_prev, w_first = B[0], B[5], B[6], B[7], B[8]
+    h = b_first[b]
+    t = C[4][h] if h >= 0 else -1
+    if t < 0:
+        t = -1
+    old = w_link[b]
+    if old == t:
+        return
+    if old >= 0:
+        p, n = w_prev[b], w_next[b]
+        if p >= 0:
+            w_next[p] = n
+        else:
+            w_first[old] = n
+        if n >= 0:
+            w_prev[n] = p
+    if t >= 0:
+        n = w_first[t]
+        w_next[b] = n
+        w_prev[b] = -1
+        if n >= 0:
+            w_prev[n] = b
+        w_first[t] = b
+    w_link[b] = t
 
 
 @njit(cache=True, inline="always")
@@ -134,6 +163,7 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0):
     L = link_src.shape[0]
     b = pick[l]
     c = _pop_head(B, C, b)
+    _want(B, C, b)
     size = c_size[c]
     ser = size / bw[l]
     if b < L:  # one read port at the incoming link's rate; the slot frees once the chunk left
@@ -151,6 +181,7 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0):
     c_ready[c] = end + lat[l]
     c_nxt[c] = next_link(R, link_dst[l], c_dst[c])
     _push_tail(B, C, l, c)
+    _want(B, C, l)
     if not tflag[l]:  # busy seconds up to the start of this step, for per-step utilization
         tflag[l] = True
         tbase[l] = busy[l] - max(0.0, link_free[l] - t_step0)
@@ -192,6 +223,7 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns the
     links to recompute (as ``commit``)."""
     c = _pop_head(B, C, b)
+    _want(B, C, b)
     size = C[7][c]
     D[2][C[8][c]] = t
     B[4][b] = t + size / T[2][b]
@@ -266,6 +298,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         C[7][c] = size - (n - 1) * cb if k == n - 1 else cb
         C[8][c] = -1
         _push_tail(B, C, q, c)
+    _want(B, C, q)
     return first if was_empty else -1, -1, -1, -1
 
 

@@ -9,6 +9,8 @@ link_free (L,) f8 end of the last start; rr_last (L,) i8 buffer served last; slo
 of each link; busy_s (L,) f8 serializing seconds committed; link_bytes_total (L,) i8;
 b_first, b_last (NB,) i8 the chunks at each buffer's head and tail (-1: empty); b_head,
 b_tail (NB,) i8 departures and arrivals counted; b_since (NB,) f8 when the head may leave;
+w_link, w_next, w_prev (NB,) i8 and w_first (L,) i8: per link, the list of buffers whose
+head chunk takes it next (what its arbitration scans);
 p_msg, p_dst, p_buf, p_seq, p_nxt, p_start, p_ready, p_size, p_slot, p_after (Cc,): the
 chunk pool (``p_nxt == -2``: a free slot; ``p_after``: the next chunk in its buffer);
 ih_heap, ih_pos, ih_t (2L,): the indexed heap of fabric events; mh_t, mh_k (Mc,): the
@@ -32,7 +34,8 @@ _M_DTYPES = dict(m_src=np.int64, m_dst=np.int64, m_size=np.int64, m_kind=np.int8
                  mh_t=float, mh_k=np.int64)
 _P_FIELDS = ("p_msg", "p_dst", "p_buf", "p_seq", "p_nxt", "p_start", "p_ready", "p_size", "p_slot", "p_after", "p_free")
 _DYN = ("link_free", "rr_last", "slot_free", "slot_next", "busy_s", "link_bytes_total", "pick", "touched", "tflag",
-        "tbase", "busy_step", "b_first", "b_last", "b_head", "b_tail", "b_since", "ih_heap", "ih_pos", "ih_t",
+        "tbase", "busy_step", "b_first", "b_last", "b_head", "b_tail", "b_since", "w_link", "w_next", "w_prev",
+        "w_first", "ih_heap", "ih_pos", "ih_t",
         "si", "sf", "node_busy_step", "busy_nodes", "run_ids", "run_end", "carry", "e_from", "e_to", "m_free")
 _SCALARS = ("now_s", "step_count", "m_cap", "m_count", "_gen_until")
 
@@ -79,6 +82,9 @@ class EngineState:
         self.b_first, self.b_last = np.full(NB, -1, dtype=np.int64), np.full(NB, -1, dtype=np.int64)
         self.b_head, self.b_tail = np.zeros(NB, dtype=np.int64), np.zeros(NB, dtype=np.int64)
         self.b_since = np.zeros(NB)
+        # want lists: per link, the buffers whose head chunk takes it next (kernel._want)
+        self.w_link, self.w_next, self.w_prev = (np.full(NB, -1, dtype=np.int64) for _ in range(3))
+        self.w_first = np.full(L, -1, dtype=np.int64)
         self.ih_heap, self.ih_pos = np.zeros(NB, dtype=np.int64), np.full(NB, -1, dtype=np.int64)
         self.ih_t = np.full(NB, INF)
         self.si = np.zeros(K.N_SI, dtype=np.int64)
@@ -187,7 +193,8 @@ class EngineState:
         limit = -1 if self.source_queue_limit is None else int(self.source_queue_limit)
         D = (self.link_free, self.rr_last, self.slot_free, self.slot_next, self.busy_s, self.link_bytes_total,
              self.pick, self.touched, self.tflag, self.tbase)
-        B = (self.b_first, self.b_last, self.b_head, self.b_tail, self.b_since)
+        B = (self.b_first, self.b_last, self.b_head, self.b_tail, self.b_since, self.w_link, self.w_next, self.w_prev,
+             self.w_first)
         C = (self.p_msg, self.p_dst, self.p_buf, self.p_seq, self.p_nxt, self.p_start, self.p_ready, self.p_size,
              self.p_slot, self.p_after)
         Mg = (self.m_src, self.m_dst, self.m_size, self.m_kind, self.m_state, self.m_retain, self.m_deps, self.m_left,

@@ -69,8 +69,9 @@ def _shape(piece: Piece) -> tuple:
 def lay_out(eng, pieces: list[Piece], *, algo: str, protocol: str, eff: float, sl, launch: float,
             gamma, tag: int, start: float, chain: bool = False):
     """Add ``pieces`` to ``eng``. Returns (ids (T,) int64 in piece order, per piece the
-    (P,) int64 id of each local rank's first send or -1, per piece and local rank the
-    (n,) int64 ids its part ends with: its last sends and every receipt after them).
+    (P,) int64 id of each local rank's first send or -1, and the ids each local rank's
+    parts end with (its last sends and every receipt after them) as ``(rank, id)``: two
+    (n,) int64 arrays sorted by local rank, then piece, then entry).
 
     ``gamma(nodes)``: reduction seconds per byte of each node. ``chain``: each piece's
     ``first`` is replaced by the previous piece's first sends (NVLS segments follow one
@@ -81,7 +82,6 @@ def lay_out(eng, pieces: list[Piece], *, algo: str, protocol: str, eff: float, s
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     plan = _Plan(int(offsets[-1]))
     first_pos: list = [None] * len(pieces)  # (P,) positions (or -1) per piece
-    tail_refs: list = [None] * len(pieces)
     if chain:
         groups = [[g] for g in range(len(pieces))]
     else:
@@ -89,18 +89,25 @@ def lay_out(eng, pieces: list[Piece], *, algo: str, protocol: str, eff: float, s
         for g, sh in enumerate(shapes):
             by_shape.setdefault(sh, []).append(g)
         groups = list(by_shape.values())
+    tail_piece, tail_rank, tail_ref = [], [], []
     for gs in groups:
         g0 = gs[0]
         if chain and g0 > 0:  # the previous segment is added: wait on its first sends by id
             ids = _add(eng, plan, tag, start, upto=int(offsets[g0]))
             pieces[g0].first = [ext([ids[m]]) if m >= 0 else EMPTY for m in first_pos[g0 - 1]]
-        f, t = _lay_group(eng, plan, [pieces[g] for g in gs], offsets[gs], algo, protocol, eff, sl, launch, gamma)
+        f, (key, ref) = _lay_group(eng, plan, [pieces[g] for g in gs], offsets[gs], algo, protocol, eff, sl, launch,
+                                   gamma)
+        P = pieces[g0].nodes.size
         for i, g in enumerate(gs):
-            first_pos[g], tail_refs[g] = f[i], t[i]
+            first_pos[g] = f[i]
+        tail_piece.append(np.asarray(gs, dtype=np.int64)[key // P])
+        tail_rank.append(key % P)
+        tail_ref.append(ref)
     ids = _add(eng, plan, tag, start, upto=int(offsets[-1]))
     firsts = [np.where(f >= 0, ids[np.maximum(f, 0)], -1) for f in first_pos]
-    tails = [[_resolve(ids, refs) for refs in per_rank] for per_rank in tail_refs]
-    return ids, firsts, tails
+    piece, rank, ref = (np.concatenate(a) if a else EMPTY for a in (tail_piece, tail_rank, tail_ref))
+    order = np.lexsort((np.arange(rank.size), piece, rank))  # by rank, then piece, then entry
+    return ids, firsts, (rank[order], _resolve(ids, ref[order]))
 
 
 def _resolve(ids: np.ndarray, refs: np.ndarray) -> np.ndarray:
@@ -129,8 +136,9 @@ def _add(eng, plan: _Plan, tag: int, start: float, upto: int) -> np.ndarray:
 
 
 def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo, protocol, eff, sl, launch, gamma):
-    """Plan G pieces of one shape at once; returns ((G, P) first-send positions or -1,
-    per piece per local rank the refs it ends with)."""
+    """Plan G pieces of one shape at once; returns ((G, P) first-send positions or -1, and
+    the refs each (piece, local rank) ends with as (key = piece x P + rank, ref), sorted by
+    key, in entry order within a key)."""
     fab = eng.f
     G, P = len(pieces), pieces[0].nodes.size
     nodes = np.stack([pc.nodes for pc in pieces]).astype(np.int64)  # (G, P)
@@ -190,7 +198,4 @@ def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo,
             ent_key, ent_ref = np.concatenate([ent_key, dkeys]), np.concatenate([ent_ref, pos])
             at += K
     order = np.argsort(ent_key, kind="stable")
-    sk, sr = ent_key[order], ent_ref[order]
-    bounds = np.searchsorted(sk, np.arange(G * P + 1))
-    tails = [[sr[bounds[g * P + i]:bounds[g * P + i + 1]] for i in range(P)] for g in range(G)]
-    return first.reshape(G, P), tails
+    return first.reshape(G, P), (ent_key[order], ent_ref[order])

@@ -198,13 +198,13 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, protoc
         first = [layout.ext(per_rank[r]) if r < len(ranks) else layout.EMPTY for r in range(len(nodes))]
         # NVLS pays its latency once: later segments are pipelined behind the first
         pieces.append(layout.Piece(steps, np.asarray(nodes, dtype=np.int64), first, timed=not nvls or k == 0))
-    ids, _, piece_tails = layout.lay_out(eng, pieces, algo=choice.algo, protocol=choice.protocol, eff=eff, sl=sl,
-                                         launch=launch, gamma=gamma, tag=tag, start=start, chain=nvls)
-    tails = [np.concatenate([t[r] for t in piece_tails]) for r in range(len(ranks))]
+    ids, _, (tail_rank, tail_id) = layout.lay_out(eng, pieces, algo=choice.algo, protocol=choice.protocol, eff=eff,
+                                                  sl=sl, launch=launch, gamma=gamma, tag=tag, start=start, chain=nvls)
     ids = [ids]
     rank_done = None
     if joins:
-        rank_done = _join(eng, np.asarray(ranks, dtype=np.int64), tails, tag, start)
+        mine = tail_rank < len(ranks)  # ranks come first in a piece's nodes; switches after them
+        rank_done = _join(eng, np.asarray(ranks, dtype=np.int64), tail_rank[mine], tail_id[mine], tag, start)
         ids.append(rank_done)
     message_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
     return CollectiveHandle(op, choice.algo, ranks, float(nbytes), start, message_ids, choice.protocol,
@@ -219,10 +219,10 @@ def _per_rank_after(after, p: int) -> list[np.ndarray]:
     return [flat] * p
 
 
-def _join(eng, nodes: np.ndarray, tails: list[np.ndarray], tag: int, start: float):
-    """One 0-byte self message per rank, released once that rank's ``tails`` (its last
-    sends and the receipts after them; for a rank with no traffic, what the collective
-    waited for on it) have completed: (p,) int64 ids."""
+def _join(eng, nodes: np.ndarray, tail_rank: np.ndarray, tail_id: np.ndarray, tag: int, start: float):
+    """One 0-byte self message per rank, released once the ids its parts end with
+    (``tail_id[tail_rank == r]``: its last sends and the receipts after them; for a rank
+    with no traffic, what the collective waited for on it) have completed: (p,) int64 ids."""
     ids = eng.add_messages(nodes, nodes, 0, at_s=start, tag=tag)
-    eng.add_dependencies(np.concatenate(tails), np.repeat(ids, [t.size for t in tails]))
+    eng.add_dependencies(tail_id, ids[tail_rank])
     return ids
