@@ -22,7 +22,8 @@ def test_mesh_saturates_between_55_and_100_percent_of_4_over_k(k):
 def test_torus_saturates_within_the_8_over_k_bound_and_keeps_delivering(k):
     # k = 4 is left out on purpose: its bound, 2 flits/node/cycle, exceeds what a node can inject.
     share = saturation_throughput(k, torus=True) / throughput_bound(k, True)
-    assert 0.55 <= share <= 1.0, share  # driven past saturation with wrap-around routes: no deadlock
+    # bubble flow control costs a torus part of its bound (an entering flit needs two free slots)
+    assert 0.5 <= share <= 1.0, share  # driven past saturation with wrap-around routes: no deadlock
 
 
 def test_torus_tornado_past_saturation_still_delivers():

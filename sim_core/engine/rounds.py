@@ -449,10 +449,22 @@ class RoundsEngine(WorkAdding):
         mv = ~isdel
         k, l, e, b = cand[mv], nl[mv], early[mv], buf[mv]
         win = np.zeros(0, dtype=np.int64)
+        frees = np.zeros(0, dtype=bool)
         if k.size:
             s = self._start_times(k, l, e, b)
             if s.size:
                 nxt = min(nxt, float(s.min()))
+            if self._has_rings and d_idx.size:
+                # On a ring a chunk entering needs two free slots, one continuing needs one:
+                # a delivery that frees a slot in the buffer of a link with a blocked entrant
+                # can let it start (and win the round-robin) at the delivery's time, so no
+                # start on any link is committed past that delivery before it is processed.
+                blocked = np.zeros(self.L, dtype=bool)
+                blocked[l[np.isinf(s)]] = True
+                dbuf = buf[isdel]
+                frees = (dbuf < self.L) & blocked[np.minimum(dbuf, self.L - 1)] & (d_t < t1)
+                if frees.any():
+                    H = min(H, float(d_t[frees].min()))
             win = self._arbitrate(l, s, b)
             if win.size:
                 lw = l[win]
@@ -471,6 +483,8 @@ class RoundsEngine(WorkAdding):
         if d_idx.size:
             nxt = min(nxt, float(d_t.min()))
             ok = d_t < H  # same window as starts, so same-time events see the same state
+            if frees.size:
+                ok |= frees & (d_t <= H)
             if self._has_dependents:
                 ok |= (d_t <= H) & self.m_has_dep[self.c_msg[d_idx]]
             if ok.any():
