@@ -181,7 +181,7 @@ class TrainingIteration(RepeatingWorkload):
         where = ""
         if fabric.spec.topology.kind == "wafer":  # what sim_core.training.schedule_iteration lays out
             where = (f", pipelined over {p.pp} regions of the wafer" if p.wafer_mode == "pipelined" else
-                     ", weight streaming (compute and buckets animated; the weights streaming in are not)")
+                     ", weight streaming: each layer's weights in, its gradients out, two layers on the wafer")
         self.algo_used = f"{self.model.id}, tp {p.tp} x pp {p.pp} x dp {p.dp}{where}"
 
     def schedule_round(self, eng) -> np.ndarray:

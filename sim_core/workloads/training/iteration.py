@@ -187,8 +187,8 @@ def schedule_iteration(eng, spec_or_fabric, model, plan=None, *, tag_base: int =
     ``microbatches`` defaults to the iteration's (``microbatch_count``), so the animated
     round is the iteration ``estimate`` times. Tags: ``tag_base`` + 0 compute, 1 TP, 2
     PP, 3 DP and ZeRO-3. A wafer runs the pipelined schedule on its regions
-    (``plan.rank_node``); in weight-streaming mode it animates the compute and the
-    gradient buckets, not the weights streaming in (``estimate`` adds what they expose).
+    (``plan.rank_node``), or in weight-streaming mode the chain of ``streaming`` (weights
+    in and gradients out as tag 2, then the gradient all-reduce across wafers).
     """
     fab = eng.f
     spec = getattr(spec_or_fabric, "spec", None) or spec_or_fabric
@@ -196,6 +196,8 @@ def schedule_iteration(eng, spec_or_fabric, model, plan=None, *, tag_base: int =
     plan = iteration_plan(fab, model, plan, spec)
     n = plan.tp * plan.dp * (1 if spec.topology.kind == "wafer" else plan.pp)
     m = int(microbatches or microbatch_count(model, plan, n))
+    if spec.topology.kind == "wafer" and plan.wafer_mode == "weight-streaming":
+        return _lay_streaming(eng, spec, model, plan, m, tag_base)
     sched = build_schedule(spec, model, plan, m)
     lay = _Layout(eng, plan, sched, tag_base)
     start = eng.now_s
@@ -266,3 +268,27 @@ def _bucket(lay, k, bucket_wait) -> None:
     for x in saved:
         bucket_wait[x] = lay.prev[x]
         lay.prev[x] = saved[x]
+
+
+def _lay_streaming(eng, spec, model, plan, m, tag_base) -> IterationHandle:
+    """Weight streaming: every wafer's chain of layer passes, then the gradient all-reduce
+    across wafers (what ``wafer.estimate_wafer`` times)."""
+    from sim_core.workloads.training.streaming import lay_chain, layer_bytes, layer_passes
+    from sim_core.workloads.training.wafer import streaming_hosts
+    fab = eng.f
+    secs, back = layer_passes(spec, model, plan, m)
+    start = eng.now_s
+    hosts = streaming_hosts(fab)
+    chains = [lay_chain(eng, fab.device_node(w), hosts[w], secs, back, layer_bytes(model), tag_base, tag_base + 2)
+              for w in range(fab.n_chips)]
+    colls = []
+    if fab.n_chips > 1:
+        hubs = [fab.device_node(w) for w in range(fab.n_chips)]
+        after = [np.asarray(c["last"], dtype=np.int64) for c in chains]
+        colls.append(schedule_collective(eng, "allreduce", "auto", hubs, 2.0 * model.parameters(), tag=tag_base + 3,
+                                         after=after, joins=True))
+    compute = np.concatenate([c["compute"] for c in chains])
+    streams = np.concatenate([c["streams"] for c in chains])
+    counts = {"compute_tasks": int(compute.size), "tp_collectives": 0, "zero3_collectives": 0,
+              "pp_sends": 0, "dp_collectives": len(colls), "weight_streams": int(streams.size)}
+    return IterationHandle(compute, colls, start, streams, counts)

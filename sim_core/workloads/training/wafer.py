@@ -6,9 +6,10 @@ tile of the wafer, ``plan.rank_node``). This is the schedule every other machine
 ``schedule_iteration``): 1F1B passes, one microbatch's activations crossing the
 on-wafer mesh at each stage boundary (simulated), gradient buckets between wafers.
 Compute is a roofline (``efficiency.wafer_stage_s``): a wafer has no GEMM kernels to fit.
-Weight streaming: one layer's fp16 weights stream in over the I/O links while the
-previous layer's gradients stream out, on every wafer at once (simulated); streaming
-overlaps compute, so only ``max(0, stream - compute)`` is exposed.
+Weight streaming: layer by layer, the fp16 weights stream in over the I/O links and
+the gradients stream out, overlapped with compute two layers deep (``streaming``: one
+chain, timed by its recurrence with the simulated stream times and animated as the same
+dependencies).
 """
 from __future__ import annotations
 
@@ -22,35 +23,32 @@ from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, resolution_engi
 from sim_core.workloads.training.memory import BYTES_PER_PARAM, check_memory, memory_per_device_bytes
 from sim_core.workloads.training.plan import bad as _bad, layout as _layout, microbatch_count
 from sim_core.workloads.training.estimate import result
+from sim_core.workloads.training.streaming import chain_end_s, layer_bytes, layer_passes
 
 
-def roofline_s(spec, flops: float, mem_bytes: float, share: float = 1.0) -> tuple[float, float]:
-    """(compute seconds, memory stall seconds) of ``flops`` touching ``mem_bytes`` on
-    ``share`` of one chip: peak x the preset's efficiency against memory bandwidth."""
-    c = spec.chip
-    t_flop = flops / (c.peak_flops * c.compute_efficiency * share)
-    t_mem = mem_bytes / (c.memory_bandwidth_Bps * share)
-    return t_flop, max(0.0, t_mem - t_flop)
+def streaming_hosts(fab) -> list[int]:
+    """The node each wafer's weights stream from: the far end of its hub's last link (its I/O)."""
+    return [int(fab.link_dst[(fab.link_src == fab.device_node(w))][-1]) for w in range(fab.n_chips)]
 
 
 def _streaming_comm(fab, model, plan, progress, res=DEFAULT_RESOLUTION) -> dict:
-    """Weight streaming: one layer's weights in and gradients out over I/O on every wafer
-    (``stream``), and the gradient all-reduce across wafers (``dp``): (seconds, link kind)."""
-    out = {"stream": (0.0, "none"), "dp": (0.0, "none")}
+    """Weight streaming, simulated: one layer's weights in (``in``) and gradients out
+    (``out``) on every wafer at once, and the gradient all-reduce across wafers (``dp``):
+    (seconds, link kind) each."""
+    out = {"in": (0.0, "none"), "out": (0.0, "none"), "dp": (0.0, "none")}
     if plan.free_comm:
         return out
-    layer_bytes = 2.0 * model.parameters() / model.layers
+    nbytes = layer_bytes(model)
     progress("simulating one layer's weights streaming in and gradients out on every wafer")
-    hosts = [int(fab.link_dst[(fab.link_src == fab.device_node(w))][-1]) for w in range(fab.n_chips)]
-    eng = resolution_engine(fab, layer_bytes, 1, res)
-    ids = []
-    for w in range(fab.n_chips):
-        ids.append(eng.send(hosts[w], fab.device_node(w), layer_bytes))
-        ids.append(eng.send(fab.device_node(w), hosts[w], layer_bytes))
+    hosts = streaming_hosts(fab)
+    eng = resolution_engine(fab, nbytes, 1, res)
+    ins = [eng.send(hosts[w], fab.device_node(w), nbytes) for w in range(fab.n_chips)]
+    outs = [eng.send(fab.device_node(w), hosts[w], nbytes) for w in range(fab.n_chips)]
     run_engine(eng, res)
-    rel, fin = eng.message_times(ids)
-    busy = eng.link_busy_total_s
-    out["stream"] = (float(np.nanmax(fin - rel)), LINK_KINDS[fab.link_kind[int(np.argmax(busy))]])
+    kind = LINK_KINDS[fab.link_kind[int(np.argmax(eng.link_busy_total_s))]]
+    for key, ids in (("in", ins), ("out", outs)):
+        rel, fin = eng.message_times(ids)
+        out[key] = (float(np.nanmax(fin - rel)), kind)
     if fab.n_chips > 1:
         progress(f"simulating the gradient all-reduce across {fab.n_chips} wafers")
         r = simulate_groups(fab, "allreduce", [[fab.device_node(w) for w in range(fab.n_chips)]], 2.0 * model.parameters(),
@@ -114,18 +112,21 @@ def estimate_wafer(fab, spec, model, plan, progress, resolution=None) -> dict:
         return estimate_devices(fab, spec, model, plan, progress, resolution=resolution, memory=mem,
                                 extra={"wafer_mode": plan.wafer_mode})
     mem = _streaming_memory(spec, model, plan)
-    n, b = fab.n_chips, plan.microbatch
+    n = fab.n_chips
     m = microbatch_count(model, plan, n)
     comm = _streaming_comm(fab, model, plan, progress, resolution or DEFAULT_RESOLUTION)
-    t_flop, stall = roofline_s(spec, model.flops_per_iteration(b, plan.recompute), 2.0 * model.parameters() * 4)
-    stream = m * 2 * model.layers * comm["stream"][0]  # weights in for forward and backward
-    breakdown = {"compute": m * t_flop, "memory_stall": m * stall, "pipeline_bubble": 0.0,
-                 f"comm_{comm['stream'][1]}": max(0.0, stream - m * (t_flop + stall))}
+    secs, back = layer_passes(spec, model, plan, m)
+    end, out_end = chain_end_s(secs, back, comm["in"][0], comm["out"][0])
+    compute = float(secs.sum())
+    breakdown = {"compute": compute, "pipeline_bubble": 0.0,
+                 f"comm_{comm['in'][1]}": max(end, out_end) - compute}  # streaming compute could not hide
     if comm["dp"][0] > 0:
         breakdown[f"comm_{comm['dp'][1]}"] = breakdown.get(f"comm_{comm['dp'][1]}", 0.0) + comm["dp"][0]
     # weights are updated in the external memory units as gradients stream out (overlapped)
     breakdown["optimizer"] = 0.0
-    iteration = sum(breakdown.values())
+    iteration = max(end, out_end) + comm["dp"][0]
     sim = {k: {"time_s": v[0], "link_kind": v[1]} for k, v in comm.items() if v[0] > 0}
     return result(spec, model, plan, n, iteration, breakdown, mem,
-                  {"microbatches": m, "wafer_mode": plan.wafer_mode, "simulated": sim})
+                  {"microbatches": m, "wafer_mode": plan.wafer_mode, "simulated": sim,
+                   "compute_model": "roofline of each layer pass on the whole wafer (efficiency.wafer_stage_s)",
+                   "schedule": "weight streaming: every layer pass waits for its weights (two layers on the wafer)"})
