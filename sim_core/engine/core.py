@@ -42,7 +42,7 @@ import numpy as np
 from sim_core.cancel import check as check_cancelled
 from sim_core.engine import kernel as K
 from sim_core.engine.metrics import Metrics
-from sim_core.engine.work import DONE, FREE, WAITING, WorkAdding
+from sim_core.engine.work import DONE, FREE, WAITING, WorkAdding, sorted_counts
 from sim_core.engine.queries import EngineQueries
 from sim_core.engine.state import EngineState
 from sim_core.fabric.arrays import Fabric
@@ -138,7 +138,7 @@ class Engine(EngineState, EngineQueries, WorkAdding):
         Repeating workloads call this for rounds they have measured, so a long run keeps
         constant memory. Raises ValueError for a message that has not completed.
         """
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = sorted_counts(np.asarray(ids, dtype=np.int64).ravel())[0]
         if ids.size == 0:
             return
         if (self.m_state[ids] != DONE).any():

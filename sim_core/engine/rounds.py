@@ -40,7 +40,7 @@ from sim_core.cancel import check as check_cancelled
 from sim_core.fabric.arrays import Fabric
 from sim_core.engine.log import CompletionLog
 from sim_core.engine.metrics import Metrics
-from sim_core.engine.work import ACTIVE, DONE, FREE, KIND_COMPUTE, SCHEDULED, WAITING, WorkAdding
+from sim_core.engine.work import ACTIVE, DONE, FREE, KIND_COMPUTE, SCHEDULED, WAITING, WorkAdding, sorted_counts
 from sim_core.fabric.routing import Router
 
 INF = np.inf
@@ -214,7 +214,7 @@ class RoundsEngine(WorkAdding):
         Repeating workloads call this for rounds they have measured, so a long run keeps
         constant memory. Raises ValueError for a message that has not completed.
         """
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = sorted_counts(np.asarray(ids, dtype=np.int64).ravel())[0]
         if ids.size == 0:
             return
         if (self.m_state[ids] != DONE).any():
