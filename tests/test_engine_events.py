@@ -166,8 +166,10 @@ def test_snapshot_restore_replays_the_event_core_identically():
 
 def test_the_policy_is_chosen_by_fabric_and_by_name():
     mesh = build_mesh_fabric(4)
-    assert auto_policy(mesh) == "rounds" and Engine(mesh).policy == "rounds"
-    assert Engine(mesh, policy="events").policy == "events"
+    assert auto_policy(mesh) == "events" and Engine(mesh).policy == "events"  # small: the event loop wins
+    big = build_mesh_fabric(33)
+    assert auto_policy(big) == "rounds" and Engine(big).policy == "rounds"
+    assert Engine(big, policy="events").policy == "events" and Engine(mesh, policy="rounds").policy == "rounds"
     assert Engine(build_fabric(load_architecture("dgx-a100"), nodes=1, tiles=(1, 2))).policy == "events"
     with pytest.raises(ValueError):
         Engine(mesh, policy="fast")
