@@ -1,4 +1,4 @@
-"""Recorded rounds replayed: the same work from a later start, bit for bit."""
+"""Recorded rounds replayed (the same work from a later start, bit for bit), and the compiled kernel's cache kept in step with its sources."""
 import numpy as np
 
 from sim_core import Engine, build_fabric, load_architecture
@@ -37,3 +37,15 @@ def test_work_that_waits_on_earlier_work_is_not_replayable():
     with eng.record_work() as rec:
         later = eng.send(fab.device_node(1), fab.device_node(2), 1e6, after=[first])
     assert rec.template([later]) is None
+
+
+def test_a_stale_compiled_kernel_is_dropped_when_its_helpers_change(tmp_path):
+    from sim_core.engine import cache_guard
+    (tmp_path / "kernel.run-1.py311.nbi").write_bytes(b"old")
+    assert cache_guard.check(tmp_path) is True  # no stamp yet: the cache cannot be trusted
+    assert not list(tmp_path.glob("kernel.*.nbi"))
+    (tmp_path / "kernel.run-1.py311.nbi").write_bytes(b"new")
+    assert cache_guard.check(tmp_path) is False  # same sources: kept
+    stamp = tmp_path / "kernel.sources.sha256"
+    stamp.write_text("0" * 64)  # as if routes.py had changed since
+    assert cache_guard.check(tmp_path) is True and not list(tmp_path.glob("kernel.*.nbi"))

@@ -23,9 +23,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim_core.engine import cache_guard
 from sim_core.engine.heaps import borrow, ih_remove, ih_set, mh_pop, mh_push, mh_push_many  # noqa: F401 (re-export)
 
 from sim_core.engine.routes import next_link
+
+cache_guard.check()  # before any compiled function below loads from the cache
 
 INF = np.inf
 FREE, WAITING, SCHEDULED, ACTIVE, DONE = 0, 1, 2, 3, 4
