@@ -9,24 +9,33 @@ from sim_core.workloads.training import compare
 
 
 def test_a_cancelled_compare_stops_within_moments():
+    # cancelled from another thread once the study is under way (its first progress line),
+    # so the outcome never depends on how fast this machine runs the study
     token = CancelToken()
-    result = {}
+    started = threading.Event()
+    result = {"lines": 0}
+
+    def progress(_msg):
+        result["lines"] += 1
+        started.set()
+        time.sleep(0.05)  # let the cancelling thread run before the next simulation
 
     def work():
         try:
             with cancellable(token):
-                compare("gpt3-175b", tokens=300e9)
+                compare("gpt3-175b", tokens=300e9, progress=progress)
             result["outcome"] = "finished"
         except Cancelled:
             result["outcome"] = "cancelled"
 
     worker = threading.Thread(target=work)
     worker.start()
-    time.sleep(0.5)
+    assert started.wait(timeout=60)
     token.cancel()
     worker.join(timeout=60)  # a hang guard, not a speed figure
     assert not worker.is_alive()
     assert result["outcome"] == "cancelled"
+    assert result["lines"] < 10  # it stopped early, not after the whole comparison (~30 lines)
 
 
 def test_work_outside_a_cancellable_block_is_unaffected():
