@@ -15,12 +15,19 @@ pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "d
 
 
 def test_shutdown_cancels_a_running_compare_promptly(qtbot):
+    import threading
     runner = JobRunner()
     outcome = []
-    runner.submit("compare", lambda progress: compare("gpt3-175b", tokens=300e9),
-                  on_done=lambda r: outcome.append("done"), on_error=lambda m, d: outcome.append(m))
-    qtbot.waitUntil(lambda: runner.busy, timeout=2000)
-    time.sleep(0.5)
+    started = threading.Event()
+
+    def study(progress):
+        def line(msg):  # the study is under way: shut down now (never a race with its speed)
+            started.set()
+            time.sleep(0.05)
+        return compare("gpt3-175b", tokens=300e9, progress=line)
+
+    runner.submit("compare", study, on_done=lambda r: outcome.append("done"), on_error=lambda m, d: outcome.append(m))
+    assert started.wait(timeout=60)
     t0 = time.perf_counter()
     runner.shutdown()
     print(f"shutdown took {time.perf_counter() - t0:.2f} s")  # a figure, not an assertion: CI machines vary
