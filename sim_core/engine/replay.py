@@ -18,7 +18,8 @@ from sim_core.engine.work import KIND_COMPUTE
 
 @dataclass(frozen=True)
 class RoundTemplate:
-    """Work in the order its ids were taken ((n,) arrays): ``src``, ``dst``, ``size``
+    """Work in the order its ids were taken ((n,) arrays; ids, nodes and positions int32
+    where they fit): ``src``, ``dst``, ``size``
     (bytes, int64), ``at_rel`` (release offset from the recording's start, s), ``delay``
     (s), ``tag``, ``compute`` (bool) and ``duration`` (s); dependencies ``before`` ->
     ``after`` as (k,) positions and ``deps`` (n,) how many each waits for; ``out`` (m,) the positions of the ids the recorded code
@@ -81,8 +82,9 @@ class Recording:
         order = np.argsort(pos[before], kind="stable")
         before, after = before[order], after[order]
         kind = e.m_kind[ids]
-        return RoundTemplate(src=e.m_src[ids].copy(), dst=e.m_dst[ids].copy(), size=e.m_size[ids].copy(),
+        small = np.int32 if ids.size < 2 ** 31 and e.f.n_nodes < 2 ** 31 else np.int64  # tens of M edges: halve them
+        return RoundTemplate(src=e.m_src[ids].astype(small), dst=e.m_dst[ids].astype(small), size=e.m_size[ids].copy(),
                              at_rel=e.m_created[ids] - self.t0, delay=e.m_delay[ids].copy(), tag=e.m_tag[ids].copy(),
                              compute=kind == KIND_COMPUTE, duration=e.m_duration[ids].copy(),
-                             before=pos[before], after=pos[after],
-                             deps=np.bincount(pos[after], minlength=ids.size).astype(np.int64), out=pos[returned])
+                             before=pos[before].astype(small), after=pos[after].astype(small),
+                             deps=np.bincount(pos[after], minlength=ids.size).astype(small), out=pos[returned])
