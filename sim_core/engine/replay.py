@@ -73,18 +73,20 @@ class Recording:
         returned = np.asarray(returned, dtype=np.int64)
         if any(d for _, _, d in self.edges) or not e.m_retain[ids].all() or (pos[returned] < 0).any():
             return None
-        before = np.concatenate([b for b, _, _ in self.edges]) if self.edges else np.zeros(0, dtype=np.int64)
-        after = np.concatenate([a for _, a, _ in self.edges]) if self.edges else np.zeros(0, dtype=np.int64)
-        if (pos[before] < 0).any() or (pos[after] < 0).any():
+        small = np.int32 if ids.size < 2 ** 31 and e.f.n_nodes < 2 ** 31 else np.int64  # tens of M edges: halve them
+        empty = np.zeros(0, dtype=np.int64)
+        before = np.concatenate([pos[b] for b, _, _ in self.edges]).astype(small) if self.edges else empty
+        after = np.concatenate([pos[a] for _, a, _ in self.edges]).astype(small) if self.edges else empty
+        if (before < 0).any() or (after < 0).any():
             return None
         # edges by source position (stable: a source's dependents keep their order), so a
         # replay whose ids ascend with position hands the engine edges already sorted by id
-        order = np.argsort(pos[before], kind="stable")
+        order = np.argsort(before, kind="stable")
         before, after = before[order], after[order]
+        del order
         kind = e.m_kind[ids]
-        small = np.int32 if ids.size < 2 ** 31 and e.f.n_nodes < 2 ** 31 else np.int64  # tens of M edges: halve them
         return RoundTemplate(src=e.m_src[ids].astype(small), dst=e.m_dst[ids].astype(small), size=e.m_size[ids].copy(),
                              at_rel=e.m_created[ids] - self.t0, delay=e.m_delay[ids].copy(), tag=e.m_tag[ids].copy(),
                              compute=kind == KIND_COMPUTE, duration=e.m_duration[ids].copy(),
-                             before=pos[before].astype(small), after=pos[after].astype(small),
-                             deps=np.bincount(pos[after], minlength=ids.size).astype(small), out=pos[returned])
+                             before=before, after=after,
+                             deps=np.bincount(after, minlength=ids.size).astype(small), out=pos[returned])

@@ -171,13 +171,13 @@ class EngineState:
             if self.e_from.size > 4096 and self.step_count % 64 == 0:
                 self._prune_edges()
             f = self.e_from
-            if f.size and bool((f[1:] >= f[:-1]).all()):  # a replayed round's edges come sorted
-                ptr = np.searchsorted(f, np.arange(self.m_cap + 1)).astype(np.int64)
-                self._csr = (ptr, self.e_to.astype(np.int64))
-            else:
+            if not (f.size and bool((f[1:] >= f[:-1]).all())):  # a replayed round's edges come sorted
+                # keep the edges sorted by source from now on: the CSR shares them, no copy
                 order = np.argsort(f, kind="stable")
-                ptr = np.searchsorted(f[order], np.arange(self.m_cap + 1)).astype(np.int64)
-                self._csr = (ptr, self.e_to[order].astype(np.int64))
+                self.e_from, self.e_to = f[order], self.e_to[order]
+                del order, f
+            ptr = np.searchsorted(self.e_from, np.arange(self.m_cap + 1)).astype(np.int64)
+            self._csr = (ptr, self.e_to.astype(np.int64, copy=False))
         return self._csr
 
     def _admit_new(self) -> None:

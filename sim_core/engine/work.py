@@ -119,10 +119,17 @@ class WorkAdding:
         self.m_duration[ids[comp]] = dur[comp]
         return ids
 
-    def add_dependencies(self, before, after) -> None:
-        """``after[i]`` is released only once ``before[i]`` has completed."""
+    def add_dependencies(self, before, after, *, give: bool = False) -> None:
+        """``after[i]`` is released only once ``before[i]`` has completed.
+
+        ``give``: the caller hands over the two int64 arrays (it will not touch them again),
+        so the engine keeps them instead of copies (a round of a pod-sized collective has
+        tens of millions of edges).
+        """
         before = np.asarray(before, dtype=np.int64).ravel()
         after = np.asarray(after, dtype=np.int64).ravel()
+        if not give:
+            before, after = before.copy(), after.copy()
         if before.size != after.size:
             raise ValueError("before and after must have the same length")
         if before.size == 0:
@@ -132,14 +139,16 @@ class WorkAdding:
         if not self.m_retain[before].all():
             raise ValueError("only retained messages can be depended on")
         done = self.m_state[before] == DONE
-        np.maximum.at(self.m_ready, after[done], self.m_finish[before[done]])
-        live = ~done
-        targets, counts = sorted_counts(after[live])  # what np.add.at does, far faster
+        if done.any():
+            np.maximum.at(self.m_ready, after[done], self.m_finish[before[done]])
+            live = ~done
+            before, after = before[live], after[live]
+        targets, counts = sorted_counts(after)  # what np.add.at does, far faster
         self.m_deps[targets] += counts
-        self._store_edges(before[live], after[live])
+        self._store_edges(before, after)
         rec = getattr(self, "_recording", None)
         if rec is not None:
-            rec.edges.append((before, after, done.any()))
+            rec.edges.append((before, after, bool(done.any())))
 
     def _take_ids(self, n: int) -> np.ndarray:
         """``n`` message ids: recycled ones first, then fresh ones (growing the arrays)."""

@@ -111,7 +111,13 @@ def lay_out(eng, pieces: list[Piece], *, algo: str, protocol: str, eff: float, s
 
 
 def _resolve(ids: np.ndarray, refs: np.ndarray) -> np.ndarray:
-    return np.where(refs >= 0, ids[np.maximum(refs, 0)], -1 - refs)
+    """Engine ids of refs (positions >= 0 in ``ids``; ``ext`` refs < 0): a new (n,) int64
+    array, built with one temporary (a round of a pod-sized collective has ~20 M refs)."""
+    out = np.maximum(refs, 0)
+    np.take(ids, out, out=out)
+    neg = refs < 0
+    out[neg] = -1 - refs[neg]
+    return out
 
 
 def _add(eng, plan: _Plan, tag: int, start: float, upto: int) -> np.ndarray:
@@ -127,11 +133,19 @@ def _add(eng, plan: _Plan, tag: int, start: float, upto: int) -> np.ndarray:
         done = np.concatenate([done, new])
         plan.ids = done
     if plan.before:
-        before, after = np.concatenate(plan.before), np.concatenate(plan.after)
+        before = plan.before[0] if len(plan.before) == 1 else np.concatenate(plan.before)
+        after = plan.after[0] if len(plan.after) == 1 else np.concatenate(plan.after)
+        plan.before = plan.after = []  # drop the parts as soon as they are joined
         ready = (after < done.size) & (before < done.size)
-        if ready.any():
-            eng.add_dependencies(_resolve(done, before[ready]), done[after[ready]])
-        plan.before, plan.after = [before[~ready]], [after[~ready]]
+        if ready.all():  # the last call: every edge at once, without masked copies
+            b, a = _resolve(done, before), done[after]
+            del before, after
+            eng.add_dependencies(b, a, give=True)
+            plan.before, plan.after = [], []
+        else:
+            if ready.any():
+                eng.add_dependencies(_resolve(done, before[ready]), done[after[ready]])
+            plan.before, plan.after = [before[~ready]], [after[~ready]]
     return done
 
 
