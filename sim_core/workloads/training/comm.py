@@ -157,20 +157,6 @@ def simulate_ops(fab, plan: Plan, ops: dict, keys, progress, cache: dict | None 
     return out
 
 
-def _bucket_ready_s(items, times, n_buckets: int, carried_bytes: float) -> list[float]:
-    """When the pass ``items`` has produced each of ``n_buckets`` equal buckets (seconds
-    from its start; the last ones at its end), as ``estimate.bucket_exposure_s`` counts."""
-    total = carried_bytes + sum(it.grad_bytes for it in items)
-    size = total / n_buckets
-    t, acc, out = 0.0, carried_bytes, []
-    for it in items:
-        t += it.seconds if it.kind == "compute" else times[it.key]["time_s"]
-        acc += it.grad_bytes
-        while len(out) < n_buckets - 1 and acc >= (len(out) + 1) * size * (1 - 1e-12):
-            out.append(t)
-    return out + [t] * (n_buckets - len(out))
-
-
 def simulate_tails(fab, plan: Plan, sched, times, last_start_s, res: Resolution = DEFAULT_RESOLUTION):
     """Every stage's end of iteration on one engine, as ``schedule_iteration`` runs it:
     gradient buckets launched as the stage's last backward pass (started at
@@ -179,18 +165,19 @@ def simulate_tails(fab, plan: Plan, sched, times, last_start_s, res: Resolution 
     run at once, so where they share links (a wafer's regions share its I/O) they contend
     as they overlap. Returns per stage (end of its last bucket, end of its tail), seconds.
     """
-    from sim_core.workloads.training.schedule import bucket_ops
+    from sim_core.workloads.training.schedule import bucket_ops, bucket_ready_s
 
     bucket_bytes = max(g / n for g, n in zip(sched.stage_grad_bytes, sched.buckets) if n)
     eng = resolution_engine(fab, bucket_bytes, plan.dp, res)
     stages = []
     for k in range(plan.pp):
         items, n_b = sched.backward[k], sched.buckets[k]
-        pass_end = last_start_s[k] + sum(it.seconds if it.kind == "compute" else times[it.key]["time_s"] for it in items)
         groups = [[rank_node(fab, plan, j, i, k) for i in range(plan.dp)] for j in range(plan.tp)]
         ops = bucket_ops(plan, sched.stage_grad_bytes[k])
         carried = sched.stage_grad_bytes[k] - sum(it.grad_bytes for it in items)
-        ready = _bucket_ready_s(items, times, n_b, carried) if n_b else []
+        early, length = bucket_ready_s(items, times, n_b, carried)
+        pass_end = last_start_s[k] + length
+        ready = early + [length] * (n_b - len(early)) if n_b else []
         prev = [[[] for _ in g] for g in groups]
         grad = []
         for t in ready:

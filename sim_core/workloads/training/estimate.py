@@ -21,7 +21,7 @@ from sim_core.spec.models import load_model
 from sim_core.workloads.training.comm import DEFAULT_RESOLUTION, simulate_ops, simulate_tails
 from sim_core.workloads.training.memory import check_memory
 from sim_core.workloads.training.plan import as_plan, bad, fabric_for, layout, microbatch_count
-from sim_core.workloads.training.schedule import build_schedule, bucket_ops, pipeline_run
+from sim_core.workloads.training.schedule import bucket_ops, bucket_ready_s, build_schedule, pipeline_run
 
 COMPUTE_MODEL = ("per-layer GEMM shapes, efficiency rising with GEMM size "
                  "(sim_core.workloads.training.efficiency, fitted on Megatron-LM table 1)")
@@ -116,21 +116,16 @@ def _pass_parts(items, times) -> dict:
 def bucket_exposure_s(items, times, n_buckets: int, t_bucket: float, carried_bytes: float = 0.0) -> float:
     """Seconds the gradient buckets run past the end of the last backward pass ``items``.
 
-    Bucket ``i`` (of equal size) may start once the pass has produced ``(i+1)`` buckets'
-    bytes (``carried_bytes`` were produced by earlier passes) and after bucket ``i-1``.
+    Bucket ``i`` (of equal size) may start once the pass has produced it
+    (``schedule.bucket_ready_s``) and after bucket ``i-1``.
     """
     if n_buckets == 0:
         return 0.0
-    total = carried_bytes + sum(it.grad_bytes for it in items)
-    size = total / n_buckets
-    t, acc, end, i = 0.0, carried_bytes, 0.0, 0
-    for it in items:
-        t += it.seconds if it.kind == "compute" else times[it.key]["time_s"]
-        acc += it.grad_bytes
-        while i < n_buckets - 1 and acc >= (i + 1) * size * (1 - 1e-12):
-            end = max(end, t) + t_bucket
-            i += 1
-    end = max(end, t) + t_bucket * (n_buckets - i)
+    ready, t = bucket_ready_s(items, times, n_buckets, carried_bytes)
+    end = 0.0
+    for r in ready:
+        end = max(end, r) + t_bucket
+    end = max(end, t) + t_bucket * (n_buckets - len(ready))
     return max(0.0, end - t)
 
 
@@ -196,7 +191,6 @@ def estimate_devices(fab, spec, model, plan, progress, *, fit=None, cache=None, 
     rest = iteration - pipe
     k_end = max(range(pp), key=lambda k: finish[k])
     t_opt = min(tails[k_end][0], rest)
-    t_param = min(tails[k_end][1], rest - t_opt)
     breakdown = {"compute": m * stage[worst]["compute"],
                  "pipeline_bubble": pipe_free_sends - m * sum(stage[worst].values()), "optimizer": t_opt}
     exposed = {"pp": pipe - pipe_free_sends, "dp": rest - t_opt}

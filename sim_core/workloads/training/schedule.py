@@ -157,6 +157,26 @@ def _wafer_passes(chip, model, plan: Plan):
     return forward, backward, params_stage
 
 
+def bucket_ready_s(items, times, n_buckets: int, carried_bytes: float = 0.0) -> tuple[list[float], float]:
+    """When a stage's last backward pass ``items`` has produced its gradient buckets.
+
+    Bucket ``i`` of ``n_buckets`` equal ones is ready once the pass (with
+    ``carried_bytes`` produced by the stage's earlier passes) has produced ``i + 1``
+    buckets' bytes. Returns (the seconds from the pass's start at which buckets become
+    ready before its end, the pass's length); the buckets not listed are ready at its end.
+    ``times``: ``key -> {"time_s"}`` of the pass's communications.
+    """
+    total = carried_bytes + sum(it.grad_bytes for it in items)
+    size = total / n_buckets if n_buckets else 0.0
+    t, acc, ready = 0.0, carried_bytes, []
+    for it in items:
+        t += it.seconds if it.kind == "compute" else times[it.key]["time_s"]
+        acc += it.grad_bytes
+        while len(ready) < n_buckets - 1 and acc >= (len(ready) + 1) * size * (1 - 1e-12):
+            ready.append(t)
+    return ready, t
+
+
 def bucket_count(plan: Plan, grad_bytes: float) -> int:
     """Gradient buckets of one stage (none under ZeRO-3, which reduce-scatters per layer)."""
     if plan.dp <= 1 or plan.zero >= 3 or grad_bytes <= 0:
