@@ -65,6 +65,7 @@ class _Layout:
         self._rows = []      # buffered work: (src, dst, bytes, seconds, is_compute, tag)
         self._deps = []      # (before ids or placeholders, after placeholder)
         self._holders = []   # arrays that may hold placeholders
+        self._sends_real = 0  # self.sends[:this] are engine ids already
 
     def dev(self, j, i, k) -> int:
         return rank_node(self.f, self.plan, j, i, k)
@@ -94,7 +95,10 @@ class _Layout:
             self.eng.add_dependencies(real(before), real(after))
         for a in self._holders:
             a[:] = real(a)
-        self.sends = [int(x) for x in real(self.sends)] if self.sends else []
+        new = self.sends[self._sends_real:]  # only sends buffered since the last flush
+        if new:
+            self.sends[self._sends_real:] = real(np.asarray(new, dtype=np.int64)).tolist()
+        self._sends_real = len(self.sends)
         self._rows, self._deps, self._holders = [], [], []
 
     def _wait(self, keys, extra=None) -> np.ndarray:
