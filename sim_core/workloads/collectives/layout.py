@@ -160,9 +160,10 @@ def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo,
     gam = np.asarray(gamma(flat_nodes), dtype=np.float64)
     timed = pieces[0].timed
     gi = np.arange(G)[:, None]
-    ent_key = np.concatenate([np.full(len(r), g * P + i, dtype=np.int64)
-                              for g, pc in enumerate(pieces) for i, r in enumerate(pc.first)] or [EMPTY])
-    ent_ref = np.concatenate([np.asarray(r, dtype=np.int64) for pc in pieces for r in pc.first] or [EMPTY])
+    firsts = [r for pc in pieces for r in pc.first]
+    keys0 = np.concatenate([g * P + np.arange(len(pc.first), dtype=np.int64) for g, pc in enumerate(pieces)] or [EMPTY])
+    ent_key = np.repeat(keys0, [len(r) for r in firsts])
+    ent_ref = np.concatenate([np.asarray(r, dtype=np.int64) for r in firsts] or [EMPTY])
     started = np.zeros(G * P, dtype=bool)
     first = np.full(G * P, -1, dtype=np.int64)
     at = 0  # position within a piece
