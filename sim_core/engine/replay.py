@@ -18,12 +18,12 @@ from sim_core.engine.work import KIND_COMPUTE
 
 @dataclass(frozen=True)
 class RoundTemplate:
-    """Work in the order its ids were taken ((n,) arrays; ids, nodes and positions int32
-    where they fit): ``src``, ``dst``, ``size``
-    (bytes, int64), ``at_rel`` (release offset from the recording's start, s), ``delay``
-    (s), ``tag``, ``compute`` (bool) and ``duration`` (s); dependencies ``before`` ->
-    ``after`` as (k,) positions and ``deps`` (n,) how many each waits for; ``out`` (m,) the positions of the ids the recorded code
-    returned, in its order."""
+    """Work in the order its ids were taken ((n,) arrays; nodes and positions int32 where
+    they fit): ``src``, ``dst``, ``size`` (bytes, int64), ``at_rel`` (release offset from
+    the recording's start, s), ``delay`` (s), ``tag``, ``compute`` (bool) and
+    ``duration`` (s); dependencies ``before`` -> ``after`` as (k,) positions, sorted by
+    source, and ``deps`` (n,) how many each waits for; ``out`` (m,) the positions of the
+    ids the recorded code returned, in its order."""
 
     src: np.ndarray
     dst: np.ndarray

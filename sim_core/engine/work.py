@@ -27,7 +27,7 @@ def _as_slice(ids: np.ndarray):
 def sorted_counts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values ascending, how often each occurs) of int64 ``a``, by sorting (numpy's
     hash-based ``unique`` takes seconds on millions of ids)."""
-    a = np.sort(a, kind="stable")
+    a = np.sort(a)  # equal values are interchangeable: any sort will do
     if a.size == 0:
         return a, np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.concatenate([[True], a[1:] != a[:-1]]))

@@ -91,7 +91,7 @@ class _Layout:
 
         if self._deps:
             before = np.concatenate([b for b, _ in self._deps])
-            after = np.concatenate([np.full(b.size, x, dtype=np.int64) for b, x in self._deps])
+            after = np.repeat(np.array([x for _, x in self._deps], dtype=np.int64), [b.size for b, _ in self._deps])
             self.eng.add_dependencies(real(before), real(after))
         for a in self._holders:
             a[:] = real(a)
