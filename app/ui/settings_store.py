@@ -23,6 +23,7 @@ from PySide6.QtCore import QByteArray, QSettings
 NOTICE = "settings were unreadable and were set aside: {path}; starting with defaults"
 KEYS = ("window/geometry", "window/state", "sim/speed", "sim/scenario")
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # QSettings escapes these; \t \n \r are text
 
 
 class CorruptSettings(ValueError):
@@ -83,6 +84,8 @@ def check_settings(settings: QSettings) -> None:
     path = settings.fileName()
     if path and os.path.exists(path) and not os.access(path, os.R_OK):
         raise CorruptSettings(f"{path}: the file cannot be read")
+    if path and os.path.isfile(path):
+        _check_text(path)
     keys = settings.allKeys()
     if not keys and path and os.path.isfile(path) and os.path.getsize(path) > 0:
         raise CorruptSettings(f"{path}: no settings could be parsed from the file")
@@ -101,6 +104,23 @@ def check_settings(settings: QSettings) -> None:
     text = settings.value("sim/scenario")
     if text is not None:
         check_scenario_json(text)
+
+
+def _check_text(path: str) -> None:
+    """The file must be what QSettings writes: UTF-8 text without control characters.
+
+    Qt's INI parser is lenient: random bytes that happen to hold ``d=`` after a line
+    break parse as a well-formed key, so the bytes themselves are checked first.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptSettings(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    bad = CONTROL.search(text)
+    if bad:
+        raise CorruptSettings(f"{path}: control character {bad.group()!r} at offset {bad.start()}")
 
 
 def _check_geometry(geo, state) -> None:
