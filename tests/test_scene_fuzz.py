@@ -27,7 +27,7 @@ def test_fuzz_command_prints_counts(capsys):
     assert "failures: 0" in out and "binary-garbage" in out
 
 
-@settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2048))
 def test_any_bytes_load_or_fail_cleanly(data):
     outcome, secs = scene_fuzz.check_one(data)
@@ -41,7 +41,7 @@ _json = st.recursive(
 _KEYS = ("title", "point", "order", "study", "study_params", "check", "view", "schema_version")
 
 
-@settings(max_examples=200, deadline=1000)
+@settings(max_examples=200, deadline=None)
 @given(key=st.sampled_from(_KEYS + ("panes", "beats")), value=_json)
 def test_any_value_at_a_key_gives_valid_or_one_named_error(key, value):
     doc = read_toml(shipped_scenes()["4-congestion"])
