@@ -48,7 +48,12 @@ def _next_hops(d0, spread, relay, in_ptr, in_src, l_src, l_dst, l_id):
     sorted by (source, link id): (n,) int64, -1 where there is none."""
     n = relay.shape[0]
     strict = _bfs_hops(d0, relay, in_ptr, in_src)
-    loose = _bfs_hops(d0, np.ones(n, dtype=np.bool_), in_ptr, in_src)
+    need_loose = False  # only sources the relays cannot reach route through hubs
+    for i in range(l_src.shape[0]):
+        if strict[l_src[i]] < 0:
+            need_loose = True
+            break
+    loose = _bfs_hops(d0, np.ones(n, dtype=np.bool_), in_ptr, in_src) if need_loose else strict
     good = np.zeros(l_src.shape[0], dtype=np.bool_)
     counts = np.zeros(n, dtype=np.int64)
     for i in range(l_src.shape[0]):
