@@ -68,3 +68,46 @@ def test_the_apps_replayed_rounds_equal_rounds_planned_afresh():
         return np.array(wl.log.durations[:3])
 
     assert np.array_equal(durations(True), durations(False))
+
+
+def _rounds(reuse: bool, disturb: bool = False, n: int = 4):
+    """Finish times of ``n`` rounds of one recorded collective, replayed either by handing
+    the previous round back (``reuse``: rearmed in place where that is exact) or by
+    forgetting it and replaying; ``disturb`` adds unrelated dependent work between rounds."""
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=2, tiles=(2, 2))
+    ranks = [fab.device_node(d) for d in range(fab.n_chips)]
+    eng = Engine(fab, chunk_bytes=1 << 18)
+    with eng.record_work() as rec:
+        ids = _round(eng, ranks)
+    tpl = rec.template(ids)
+    out, stores = [], []
+    for k in range(n):
+        eng.run_until_idle()
+        out.append((ids.copy(), eng.message_times(ids)[1]))
+        if disturb and k == 1:
+            a = eng.send(ranks[0], ranks[1], 1e5)
+            eng.send(ranks[1], ranks[2], 1e5, after=[a])
+            eng.run_until_idle()
+        eng.step(1e-6)
+        if reuse:
+            ids = eng.replay_work(tpl, reuse=ids)
+        else:
+            eng.forget(ids)
+            ids = eng.replay_work(tpl)
+        stores.append(eng._edge_gen)  # bumped whenever the dependency store is rebuilt
+    return out, stores
+
+
+def test_a_round_handed_back_is_rearmed_in_place_and_equals_forgetting_and_replaying():
+    (rearmed, stores), (replayed, _) = _rounds(True), _rounds(False)
+    for (a_ids, a), (b_ids, b) in zip(rearmed, replayed):
+        assert np.array_equal(a_ids, b_ids) and np.array_equal(a, b)
+    # the dependency store was kept, not rebuilt, from the first replay on
+    assert len(set(stores)) == 1
+
+
+def test_rearming_falls_back_when_other_work_changed_the_dependencies():
+    (rearmed, stores), (replayed, _) = _rounds(True, disturb=True), _rounds(False, disturb=True)
+    for (a_ids, a), (b_ids, b) in zip(rearmed, replayed):
+        assert np.array_equal(a_ids, b_ids) and np.array_equal(a, b)
+    assert len(set(stores)) > 1  # the disturbed round was forgotten and replayed

@@ -44,7 +44,7 @@ from sim_core.engine import kernel as K
 from sim_core.engine.metrics import Metrics
 from sim_core.engine.work import DONE, FREE, WAITING, WorkAdding, sorted_counts
 from sim_core.engine.queries import EngineQueries
-from sim_core.engine.state import EngineState
+from sim_core.engine.state import EDGE_DTYPE, EngineState
 from sim_core.fabric.arrays import Fabric
 from sim_core.fabric.routing import Router
 
@@ -159,8 +159,12 @@ class Engine(EngineState, EngineQueries, WorkAdding):
     def _fresh_messages(self, ids) -> None:
         self.m_left[ids] = 0
 
-    def _store_edges(self, before, after) -> None:
-        self._edges.append((before, after))
+    def _store_edges(self, before, after):
+        """Keep a batch of edges (as ``EDGE_DTYPE``: half the memory of int64); returns
+        the arrays kept, so a recording can hold those instead of a second copy."""
+        kept = (before.astype(EDGE_DTYPE, copy=False), after.astype(EDGE_DTYPE, copy=False))
+        self._edges.append(kept)
+        return kept
 
     def attach_traffic(self, generator) -> None:
         """``generator(engine, t0_s, t1_s)`` is called once for every stretch of time advanced."""

@@ -68,25 +68,33 @@ class Recording:
         dependency on earlier work, a message not retained, ids returned it did not add)."""
         e = self.eng
         ids = np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int64)
-        pos = np.full(e.m_cap, -1, dtype=np.int64)
-        pos[ids] = np.arange(ids.size)
+        small = np.int32 if ids.size < 2 ** 31 and e.f.n_nodes < 2 ** 31 else np.int64  # tens of M edges: halve them
+        pos = np.full(e.m_cap, -1, dtype=small)  # gathers through it come out small: no int64 copies
+        pos[ids] = np.arange(ids.size, dtype=small)
         returned = np.asarray(returned, dtype=np.int64)
         if any(d for _, _, d in self.edges) or not e.m_retain[ids].all() or (pos[returned] < 0).any():
             return None
-        small = np.int32 if ids.size < 2 ** 31 and e.f.n_nodes < 2 ** 31 else np.int64  # tens of M edges: halve them
-        empty = np.zeros(0, dtype=np.int64)
-        before = np.concatenate([pos[b] for b, _, _ in self.edges]).astype(small) if self.edges else empty
-        after = np.concatenate([pos[a] for _, a, _ in self.edges]).astype(small) if self.edges else empty
+        empty = np.zeros(0, dtype=small)
+
+        def gathered(k):
+            parts = [pos[edge[k]] for edge in self.edges]
+            return parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else empty)
+        before, after = gathered(0), gathered(1)
+        self.edges = []  # the engine may hold these very arrays: let them go with its copy
         if (before < 0).any() or (after < 0).any():
             return None
         # edges by source position (stable: a source's dependents keep their order), so a
         # replay whose ids ascend with position hands the engine edges already sorted by id
-        order = np.argsort(before, kind="stable")
-        before, after = before[order], after[order]
-        del order
+        if before.size > 1 and not bool((before[1:] >= before[:-1]).all()):
+            order = np.argsort(before, kind="stable")
+            before, after = before[order], after[order]
+            del order
         kind = e.m_kind[ids]
-        return RoundTemplate(src=e.m_src[ids].astype(small), dst=e.m_dst[ids].astype(small), size=e.m_size[ids].copy(),
+        tpl = RoundTemplate(src=e.m_src[ids].astype(small), dst=e.m_dst[ids].astype(small), size=e.m_size[ids].copy(),
                              at_rel=e.m_created[ids] - self.t0, delay=e.m_delay[ids].copy(), tag=e.m_tag[ids].copy(),
                              compute=kind == KIND_COMPUTE, duration=e.m_duration[ids].copy(),
                              before=before, after=after,
-                             deps=np.bincount(after, minlength=ids.size).astype(small), out=pos[returned])
+                             deps=np.bincount(after, minlength=ids.size).astype(small), out=pos[returned].astype(np.int64))
+        e._note_rearmable(tpl, ids)  # the next round may reuse these very messages
+        e._rearm_out = None  # the caller's returned ids are compared by value
+        return tpl

@@ -207,6 +207,7 @@ class RoundsEngine(WorkAdding):
         self.e_from = np.concatenate([self.e_from, before])
         self.e_to = np.concatenate([self.e_to, after])
         self._csr = None
+        return before, after
 
     def forget(self, ids) -> None:
         """Hand completed retained messages back to the pool (their times are then gone).

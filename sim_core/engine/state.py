@@ -26,6 +26,10 @@ from sim_core.spec.schema import LINK_KINDS
 
 INF = np.inf
 _OUT = 1 << 16
+EDGE_DTYPE = np.int32
+"""Message ids in the dependency store (``e_from``, ``e_to`` and the CSR's targets): a pod's
+round has tens of millions of edges, and 2**31 messages would take hundreds of GB anyway
+(``_grow_messages`` refuses more)."""
 _M_FIELDS = ("m_src", "m_dst", "m_size", "m_kind", "m_state", "m_tag", "m_retain", "m_deps", "m_left",
              "m_delay", "m_duration", "m_ready", "m_created", "m_release", "m_finish", "mh_t", "mh_k")
 _M_DTYPES = dict(m_src=np.int64, m_dst=np.int64, m_size=np.int64, m_kind=np.int8, m_state=np.int8,
@@ -96,9 +100,11 @@ class EngineState:
         self.out_done, self.out_started, self.out_refused = (np.zeros(_OUT, dtype=np.int64) for _ in range(3))
         self._alloc_chunks(0)
         self._alloc_messages(1024)
-        self.e_from, self.e_to = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        self.e_from, self.e_to = np.zeros(0, dtype=EDGE_DTYPE), np.zeros(0, dtype=EDGE_DTYPE)
         self._edges = []
         self._csr = None
+        self._edge_gen = getattr(self, "_edge_gen", 0) + 1  # bumped whenever the edge set changes
+        self._rearmable = None
         self._new = []
         self._stop_on_motion = False
         self.log = CompletionLog()
@@ -138,6 +144,8 @@ class EngineState:
 
     def _grow_messages(self, need: int) -> None:
         new_cap = max(self.m_cap * 2, self.m_count + need)
+        if new_cap >= np.iinfo(EDGE_DTYPE).max:
+            raise MemoryError(f"{new_cap:,} messages at once: more than the engine's ids hold")
         for name in _M_FIELDS:
             old = getattr(self, name)
             arr = np.full(new_cap, _fill(name), dtype=old.dtype)
@@ -156,13 +164,41 @@ class EngineState:
         if not live.all():
             self.e_from, self.e_to = self.e_from[live], self.e_to[live]
             self._csr = None
+            self._edge_gen += 1
 
     def _merge_edges(self) -> None:
         if self._edges:
-            self.e_from = np.concatenate([self.e_from] + [e[0] for e in self._edges])
-            self.e_to = np.concatenate([self.e_to] + [e[1] for e in self._edges])
+            if self.e_from.size == 0 and len(self._edges) == 1:  # one batch: keep it, no copy
+                self.e_from, self.e_to = (np.asarray(a, dtype=EDGE_DTYPE) for a in self._edges[0])
+            else:
+                self.e_from = np.concatenate([self.e_from] + [e[0] for e in self._edges], dtype=EDGE_DTYPE)
+                self.e_to = np.concatenate([self.e_to] + [e[1] for e in self._edges], dtype=EDGE_DTYPE)
             self._edges = []
             self._csr = None
+            self._edge_gen += 1
+
+    def _adopt_edges(self, before: np.ndarray, after: np.ndarray, ids: np.ndarray, stored: bool = False) -> bool:
+        """If the store holds exactly ``before.size`` edges, they are the recorded ones:
+        take them as ``ids[before] -> ids[after]`` (sorted by source when ``before`` is and
+        ``ids`` ascend), which spares the CSR its sort (three copies of tens of millions of
+        edges at once). ``stored``: they were just stored in that form (a replay), so keep
+        them. Returns whether the store holds them now."""
+        pending = self.e_from.size + sum(int(e[0].size) for e in self._edges)
+        if pending != before.size:
+            return False
+        if stored:
+            self._merge_edges()
+            return True
+        self._edges = []
+        self.e_from = self.e_to = None  # let the unsorted copies go before the sorted ones exist
+        if ids.size and ids[-1] - ids[0] == ids.size - 1:  # a run of fresh ids: an offset
+            self.e_from = before.astype(EDGE_DTYPE) + EDGE_DTYPE(ids[0])
+            self.e_to = after.astype(EDGE_DTYPE) + EDGE_DTYPE(ids[0])
+        else:
+            self.e_from, self.e_to = ids[before].astype(EDGE_DTYPE), ids[after].astype(EDGE_DTYPE)
+        self._csr = None
+        self._edge_gen += 1
+        return True
 
     def _dependency_csr(self):
         """(ptr (Mc+1,), to (E,)) int64: the dependents of each message, rebuilt only after a change."""
@@ -177,7 +213,7 @@ class EngineState:
                 self.e_from, self.e_to = f[order], self.e_to[order]
                 del order, f
             ptr = np.searchsorted(self.e_from, np.arange(self.m_cap + 1)).astype(np.int64)
-            self._csr = (ptr, self.e_to.astype(np.int64, copy=False))
+            self._csr = (ptr, self.e_to)
         return self._csr
 
     def _admit_new(self) -> None:
@@ -295,4 +331,6 @@ class EngineState:
         self.metrics.restore(snap["metrics"])
         self._csr = None
         self._edges = []
+        self._edge_gen += 1
+        self._rearmable = None
         self._new = []

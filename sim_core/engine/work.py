@@ -145,10 +145,10 @@ class WorkAdding:
             before, after = before[live], after[live]
         targets, counts = sorted_counts(after)  # what np.add.at does, far faster
         self.m_deps[targets] += counts
-        self._store_edges(before, after)
+        kept = self._store_edges(before, after)
         rec = getattr(self, "_recording", None)
         if rec is not None:
-            rec.edges.append((before, after, bool(done.any())))
+            rec.edges.append((*kept, bool(done.any())))
 
     def _take_ids(self, n: int) -> np.ndarray:
         """``n`` message ids: recycled ones first, then fresh ones (growing the arrays)."""
@@ -173,11 +173,25 @@ class WorkAdding:
         from sim_core.engine.replay import Recording
         return Recording(self)
 
-    def replay_work(self, template) -> np.ndarray:
+    def replay_work(self, template, reuse=None) -> np.ndarray:
         """Add the recorded work again, shifted to start now: the same messages, compute
         tasks and dependencies, with ids taken as the recorded adds took theirs. Returns
-        the ids in the order ``template`` was made with."""
+        the ids in the order ``template`` was made with.
+
+        ``reuse``: the ids the previous round of this template returned, all completed;
+        they are forgotten first, as ``forget`` would. When the pool would then hand the
+        same ids back in the same order and the dependency store still holds exactly that
+        round's edges, the messages are rearmed in place instead (``_rearm``): the same
+        state as forgetting and adding them again, without rebuilding tens of millions of
+        dependencies (a pod-sized round's turnover, 1 s -> tens of ms).
+        """
         t = template
+        if reuse is not None:
+            ids = self._rearm(t, reuse)
+            if ids is not None:
+                self._rearm_out = ids[t.out]  # the caller hands this very array back next round
+                return self._rearm_out
+            self.forget(reuse)
         ids = self.add_messages(t.src, t.dst, t.size, at_s=self.now_s + t.at_rel, delay_s=t.delay, tag=t.tag)
         comp = np.flatnonzero(t.compute)
         self.m_kind[ids[comp]] = KIND_COMPUTE
@@ -186,7 +200,52 @@ class WorkAdding:
         # edge joins two of these fresh messages, so none is done and the counts are known
         self.m_deps[ids] = t.deps
         self._store_edges(ids[t.before], ids[t.after])
-        return ids[t.out]
+        self._note_rearmable(t, ids, stored=True)
+        self._rearm_out = ids[t.out]
+        return self._rearm_out
+
+    def _note_rearmable(self, template, ids: np.ndarray, stored: bool = False) -> None:
+        """Remember that the dependency store now holds exactly ``template``'s edges over
+        ``ids`` (position order), if it does; ``_rearm`` checks nothing changed since.
+        ``stored``: as ``_adopt_edges``."""
+        self._rearmable = None
+        gen = getattr(self, "_edge_gen", None)
+        if gen is None or ids.size == 0:
+            return
+        ascending = ids.size < 2 or bool((ids[1:] > ids[:-1]).all())
+        if not (ascending and self._adopt_edges(template.before, template.after, ids, stored)):
+            return
+        whole = template.out.size == ids.size and bool(np.array_equal(np.sort(template.out), np.arange(ids.size)))
+        if whole:
+            roots = ids[np.asarray(template.deps) == 0]  # what _admit_new would release at once
+            self._rearmable = (template, ids, self._edge_gen, _as_slice(ids), roots)
+
+    def _rearm(self, template, reuse: np.ndarray):
+        """The ids of ``template``'s previous round rearmed in place, or None when forgetting
+        and replaying could give anything else (other ids in the pool, other dependencies
+        since, a recording in progress, messages not all completed)."""
+        token = getattr(self, "_rearmable", None)
+        if token is None or token[0] is not template or getattr(self, "_recording", None) is not None:
+            return None
+        _, ids, gen, sel, roots = token
+        if gen != self._edge_gen or self._edges or self.m_free.size or ids[-1] >= self.m_count:
+            return None
+        if reuse is not getattr(self, "_rearm_out", None) and not np.array_equal(reuse, ids[template.out]):
+            return None
+        if not ((self.m_state[sel] == DONE).all() and self.m_retain[sel].all()):
+            return None
+        at = self.now_s + template.at_rel
+        # exactly the fields forget + add_messages + replay would write; the rest (src, dst,
+        # size, kind, duration, delay, tag) are this template's already
+        self.m_state[sel] = WAITING
+        self.m_deps[sel] = template.deps
+        self.m_ready[sel] = at
+        self.m_created[sel] = at
+        self.m_release[sel] = np.nan
+        self.m_finish[sel] = np.nan
+        self._fresh_messages(sel)
+        self._new.append(roots)  # the others wait for dependencies: the kernel releases them
+        return ids
 
     # ------------------------------------------------------------------ answers about messages
     def message_info(self, ids):
@@ -204,6 +263,12 @@ class WorkAdding:
     def completed(self, ids) -> np.ndarray:
         """(n,) bool: which of these retained messages (or compute tasks) have completed."""
         return self.m_state[np.asarray(ids, dtype=np.int64)] == DONE
+
+    def last_finish_s(self, ids) -> float:
+        """When the last of these retained messages finished (nan if none has)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        finish = self.m_finish[_as_slice(ids)]
+        return float(np.nanmax(finish)) if ids.size and not np.isnan(finish).all() else float("nan")
 
     def message_times(self, ids) -> tuple[np.ndarray, np.ndarray]:
         """(release_s, finish_s) of retained messages (nan while not yet known)."""

@@ -120,6 +120,23 @@ def _resolve(ids: np.ndarray, refs: np.ndarray) -> np.ndarray:
     return out
 
 
+_BLOCK = 1 << 20  # refs resolved per pass: temporaries of a few MB, not of every edge
+
+
+def _resolve_in_place(ids: np.ndarray, refs: np.ndarray) -> None:
+    """``refs`` ((n,) int64, owned by the caller) overwritten with ``_resolve(ids, refs)``."""
+    for lo in range(0, refs.size, _BLOCK):
+        part = refs[lo:lo + _BLOCK]
+        part[...] = _resolve(ids, part)
+
+
+def _gather_in_place(ids: np.ndarray, pos: np.ndarray) -> None:
+    """``pos`` ((n,) int64 positions, owned by the caller) overwritten with ``ids[pos]``."""
+    for lo in range(0, pos.size, _BLOCK):
+        part = pos[lo:lo + _BLOCK]
+        part[...] = ids[part]
+
+
 def _add(eng, plan: _Plan, tag: int, start: float, upto: int) -> np.ndarray:
     """Add the plan's entries up to position ``upto`` not yet added (and their edges whose
     ends are added); returns the ids of every position added so far."""
@@ -133,14 +150,17 @@ def _add(eng, plan: _Plan, tag: int, start: float, upto: int) -> np.ndarray:
         done = np.concatenate([done, new])
         plan.ids = done
     if plan.before:
+        # drop each list's parts as soon as they are joined (tens of millions of edges)
         before = plan.before[0] if len(plan.before) == 1 else np.concatenate(plan.before)
+        plan.before = []
         after = plan.after[0] if len(plan.after) == 1 else np.concatenate(plan.after)
-        plan.before = plan.after = []  # drop the parts as soon as they are joined
+        plan.after = []
         ready = (after < done.size) & (before < done.size)
-        if ready.all():  # the last call: every edge at once, without masked copies
-            b, a = _resolve(done, before), done[after]
+        if ready.all():  # the last call: every edge at once, resolved in place, no copies
+            _resolve_in_place(done, before)
+            _gather_in_place(done, after)
+            eng.add_dependencies(before, after, give=True)
             del before, after
-            eng.add_dependencies(b, a, give=True)
             plan.before, plan.after = [], []
         else:
             if ready.any():
