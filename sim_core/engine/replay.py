@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim_core.engine.edge_sort import sort_edges_by_source
 from sim_core.engine.work import KIND_COMPUTE
 
 
@@ -86,9 +87,7 @@ class Recording:
         # edges by source position (stable: a source's dependents keep their order), so a
         # replay whose ids ascend with position hands the engine edges already sorted by id
         if before.size > 1 and not bool((before[1:] >= before[:-1]).all()):
-            order = np.argsort(before, kind="stable")
-            before, after = before[order], after[order]
-            del order
+            before, after = sort_edges_by_source(before, after, ids.size)
         kind = e.m_kind[ids]
         tpl = RoundTemplate(src=e.m_src[ids].astype(small), dst=e.m_dst[ids].astype(small), size=e.m_size[ids].copy(),
                              at_rel=e.m_created[ids] - self.t0, delay=e.m_delay[ids].copy(), tag=e.m_tag[ids].copy(),

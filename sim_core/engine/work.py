@@ -126,9 +126,9 @@ class WorkAdding:
         so the engine keeps them instead of copies (a round of a pod-sized collective has
         tens of millions of edges).
         """
-        before = np.asarray(before, dtype=np.int64).ravel()
-        after = np.asarray(after, dtype=np.int64).ravel()
-        if not give:
+        before, after = (np.asarray(a).ravel() for a in (before, after))
+        before, after = (a if a.dtype.kind in "iu" else a.astype(np.int64) for a in (before, after))
+        if not give:  # given arrays are kept as they are (int32 halves a pod's tens of millions)
             before, after = before.copy(), after.copy()
         if before.size != after.size:
             raise ValueError("before and after must have the same length")

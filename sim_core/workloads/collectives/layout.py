@@ -24,6 +24,7 @@ from sim_core.workloads.collectives.protocols import link_class, step_delay_s
 from sim_core.workloads.collectives.reduction import exposed_bytes
 
 EMPTY = np.zeros(0, dtype=np.int64)
+REF_DTYPE = np.int32  # edge refs and positions (a pod's round has ~20 M edges; ids < 2**31)
 
 
 @dataclass
@@ -53,8 +54,13 @@ class _Plan:
         self.delay = np.zeros(total)
         self.compute = np.zeros(total, dtype=bool)
         self.duration = np.zeros(total)
-        self.before: list[np.ndarray] = []  # refs
-        self.after: list[np.ndarray] = []  # positions
+        self.before: list[np.ndarray] = []  # refs, REF_DTYPE
+        self.after: list[np.ndarray] = []  # positions, REF_DTYPE
+
+    def add_edges(self, before: np.ndarray, after: np.ndarray) -> None:
+        """``after[i]`` waits for ``before[i]`` (refs, positions), kept as ``REF_DTYPE``."""
+        self.before.append(before.astype(REF_DTYPE))
+        self.after.append(after.astype(REF_DTYPE))
 
 
 def _shape(piece: Piece) -> tuple:
@@ -113,7 +119,7 @@ def lay_out(eng, pieces: list[Piece], *, algo: str, protocol: str, eff: float, s
 def _resolve(ids: np.ndarray, refs: np.ndarray) -> np.ndarray:
     """Engine ids of refs (positions >= 0 in ``ids``; ``ext`` refs < 0): a new (n,) int64
     array, built with one temporary (a round of a pod-sized collective has ~20 M refs)."""
-    out = np.maximum(refs, 0)
+    out = np.maximum(refs, 0).astype(np.int64, copy=False)
     np.take(ids, out, out=out)
     neg = refs < 0
     out[neg] = -1 - refs[neg]
@@ -124,14 +130,14 @@ _BLOCK = 1 << 20  # refs resolved per pass: temporaries of a few MB, not of ever
 
 
 def _resolve_in_place(ids: np.ndarray, refs: np.ndarray) -> None:
-    """``refs`` ((n,) int64, owned by the caller) overwritten with ``_resolve(ids, refs)``."""
+    """``refs`` ((n,) integers, owned by the caller) overwritten with ``_resolve(ids, refs)``."""
     for lo in range(0, refs.size, _BLOCK):
         part = refs[lo:lo + _BLOCK]
         part[...] = _resolve(ids, part)
 
 
 def _gather_in_place(ids: np.ndarray, pos: np.ndarray) -> None:
-    """``pos`` ((n,) int64 positions, owned by the caller) overwritten with ``ids[pos]``."""
+    """``pos`` ((n,) integer positions, owned by the caller) overwritten with ``ids[pos]``."""
     for lo in range(0, pos.size, _BLOCK):
         part = pos[lo:lo + _BLOCK]
         part[...] = ids[part]
@@ -213,8 +219,7 @@ def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo,
         cnt = hi - lo
         if cnt.sum():
             idx = np.repeat(lo, cnt) + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            plan.before.append(sr[idx])
-            plan.after.append(np.repeat(pos, cnt))
+            plan.add_edges(sr[idx], np.repeat(pos, cnt))
         keep = ~np.isin(ent_key, keys)
         ent_key, ent_ref = np.concatenate([ent_key[keep], keys]), np.concatenate([ent_ref[keep], pos])
         if steps[0].reduce:
@@ -225,8 +230,7 @@ def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo,
             plan.src[jobs] = plan.dst[jobs] = flat_nodes[recv]
             plan.compute[jobs] = True
             plan.duration[jobs] = got[recv] * gam[recv]
-            plan.before.append(pos)
-            plan.after.append(jobs[np.searchsorted(recv, dkeys)])
+            plan.add_edges(pos, jobs[np.searchsorted(recv, dkeys)])
             ent_key, ent_ref = np.concatenate([ent_key, recv]), np.concatenate([ent_ref, jobs])
             at += K + J
         else:
