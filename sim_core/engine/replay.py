@@ -67,6 +67,8 @@ class Recording:
         """The template of the recorded work, with ``returned`` (ids the recorded code
         returned) as its output order; None when the work cannot be replayed alone (a
         dependency on earlier work, a message not retained, ids returned it did not add)."""
+        if self.edges is None:
+            raise RuntimeError("a recording's template is taken once (its edges are handed on with it)")
         e = self.eng
         ids = np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int64)
         small = np.int32 if ids.size < 2 ** 31 and e.f.n_nodes < 2 ** 31 else np.int64  # tens of M edges: halve them
@@ -81,7 +83,7 @@ class Recording:
             parts = [pos[edge[k]] for edge in self.edges]
             return parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else empty)
         before, after = gathered(0), gathered(1)
-        self.edges = []  # the engine may hold these very arrays: let them go with its copy
+        self.edges = None  # the engine may hold these very arrays: let them go with its copy
         if (before < 0).any() or (after < 0).any():
             return None
         # edges by source position (stable: a source's dependents keep their order), so a
