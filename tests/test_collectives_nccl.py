@@ -178,16 +178,17 @@ def test_alltoall_sends_are_staggered_per_nic():
 
 def test_chunk_size_is_a_resolution_knob_bulk_results_converge_as_chunks_shrink():
     # 4 GB all-reduces on 4 DGX A100 servers: the engine's chunk is a resolution, not a
-    # choice that moves the answer. The ring moves by well under 2% between 4 MiB and 1 MiB
-    # chunks; the hierarchical algorithm (more store-and-forward stages) converges as chunks
-    # halve: each step changes the result less than the step before.
+    # choice that moves the answer. Chunks larger than the protocol's unit (Simple's 1 MiB
+    # slice) move cut-through, so 4 MiB chunks pipeline as 1 MiB slices do: within 2% for the
+    # ring and for the hierarchical algorithm (3.8% apart when big chunks were stored and
+    # forwarded whole), and finer chunks still converge.
     f = fab("dgx-a100", nodes=4)
     r = devices(f)
 
     def t(algo, chunk):
         return run_collective(f, "allreduce", algo, r, 4e9, protocol="Simple", chunk_bytes=chunk)["time_s"]
 
-    ring_1m, ring_4m = t("ring", 1 << 20), t("ring", 4 << 20)
-    assert abs(ring_4m - ring_1m) / ring_1m < 0.02
-    h = [t("hierarchical", c) for c in (4 << 20, 1 << 20, 256 << 10)]
-    assert abs(h[0] - h[1]) > abs(h[1] - h[2]) and abs(h[1] - h[2]) / h[2] < 0.02
+    for algo in ("ring", "hierarchical"):
+        coarse, fine = t(algo, 4 << 20), t(algo, 1 << 20)
+        assert abs(coarse - fine) / fine < 0.02, algo
+    assert abs(t("hierarchical", 256 << 10) - fine) / fine < 0.02

@@ -53,11 +53,14 @@ def workloads(draw):
     edges = [(a, b) for a, b in draw(st.lists(st.tuples(st.integers(0, total - 1), st.integers(0, total - 1)), max_size=8))
              if a < b]
     steps = draw(st.lists(st.sampled_from([1e-9, 7e-8, 3e-7, 1e-6, 4e-6]), min_size=1, max_size=4))
-    return fab, msgs, computes, edges, steps, draw(st.sampled_from([100, 1000, 4096]))
+    chunk = draw(st.sampled_from([100, 1000, 4096]))
+    forward = draw(st.sampled_from([None, None, 64, 500]))  # cut-through below the chunk size, or none
+    return fab, msgs, computes, edges, steps, (chunk, forward)
 
 
-def _play(fab, msgs, computes, edges, chunk, steps=None):
-    eng = Engine(fab, chunk_bytes=chunk, policy="events")
+def _play(fab, msgs, computes, edges, resolution, steps=None):
+    chunk, forward = resolution if isinstance(resolution, tuple) else (resolution, None)
+    eng = Engine(fab, chunk_bytes=chunk, policy="events", forward_bytes=forward)
     ids = []
     for src, dst, size, at, use_at in msgs:
         ids.append(int(eng.add_messages([src], [dst], [size], at_s=at if use_at else None, delay_s=1e-7)[0]))
@@ -242,3 +245,29 @@ def test_rounds_and_events_agree_when_a_delivery_frees_a_ring_entrants_slot():
         eng.run_until_idle(dt_s=1e-6)
         out.append(eng.message_times(ids)[1])
     assert np.array_equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("arch,nodes", [("dgx-a100", 2), ("pcie-a100", 2), ("tpu-v4", None)])
+def test_a_cut_through_chunk_arrives_when_its_units_stored_and_forwarded_would(arch, nodes):
+    # The tandem-queue identity: alone on its path, a chunk of k units forwarded cut-through
+    # (a node passes it on once its first unit is in) finishes exactly when k one-unit chunks
+    # stored and forwarded do, on every path shape (9, 11 and 6 links of mixed rates here).
+    spec = load_architecture(arch)
+    fab = build_fabric(spec, nodes=nodes, tiles=(2, 2)) if nodes else build_fabric(spec, tiles=(2, 2))
+    unit, k, dst = 65536, 16, fab.n_tiles - 1
+    finish = []
+    for chunk, forward in ((unit, None), (unit * k, unit), (unit * k, None)):
+        eng = Engine(fab, chunk_bytes=chunk, policy="events", forward_bytes=forward)
+        m = eng.send(0, dst, unit * k)
+        eng.run_until_idle()
+        finish.append(float(eng.message_times([m])[1][0]))
+    units, cut, whole = finish
+    assert cut == pytest.approx(units, rel=1e-12)
+    assert whole > 2 * units  # stored and forwarded whole, the big chunk waits at every hop
+
+
+def test_cut_through_needs_the_event_policy():
+    with pytest.raises(ValueError, match="forward_bytes"):
+        Engine(build_mesh_fabric(4), chunk_bytes=64, forward_bytes=16, policy="rounds")
+    with pytest.raises(ValueError, match="forward_bytes"):
+        Engine(build_mesh_fabric(4), chunk_bytes=64, forward_bytes=0)

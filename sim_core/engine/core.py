@@ -12,7 +12,9 @@ it has arrived, it is the head of its buffer, the link has finished the previous
 and a slot at the far end is free (credit flow control, so backpressure travels
 upstream). A buffer is read out at its link's rate: the chunk behind a departing head
 becomes the head once the departing one has been read. A chunk occupies the link for
-``size / bandwidth`` and arrives ``latency`` after its last byte left. Chunks competing
+``size / bandwidth`` and arrives ``latency`` after its last byte left (with
+``forward_bytes``, a chunk larger than that unit moves cut-through: it may go on once its
+first unit is in, and cannot finish leaving before its last byte is in). Chunks competing
 for a link are served round-robin over the buffers they wait in. On torus rings a chunk
 entering a ring needs two free slots (bubble flow control), which keeps wrap-around
 routes from deadlocking. Compute tasks occupy a node for their duration; a message with
@@ -108,6 +110,14 @@ class Engine(EngineState, EngineQueries, WorkAdding):
         (``retain=False``) messages. None (default): unbounded.
     policy : str
         Time-advance policy, one of ``POLICIES`` (see the module docstring).
+    forward_bytes : int or None
+        Cut-through unit: a node passes a chunk on once this many of its bytes have arrived
+        (what the traffic really forwards at once: a protocol's unit, a switch's packet).
+        Chunks larger than it are then a resolution, not a change of physics: alone on its
+        path, a chunk of k units arrives exactly when k chunks of one unit stored and
+        forwarded would (the tandem-queue identity; tested), and results converge as
+        chunks shrink towards the unit. None (default): every chunk is stored and forwarded
+        whole. Events policy only.
     """
 
     policy = "events"
@@ -115,16 +125,20 @@ class Engine(EngineState, EngineQueries, WorkAdding):
     def __new__(cls, fabric=None, *args, policy: str = "auto", **kwargs):
         if policy not in POLICIES:
             raise ValueError(f"policy {policy!r}: allowed {', '.join(POLICIES)}")
-        if cls is Engine and fabric is not None and (policy == "rounds" or (policy == "auto" and auto_policy(fabric) == "rounds")):
+        if cls is Engine and fabric is not None and (policy == "rounds" or (policy == "auto" and auto_policy(fabric) == "rounds"
+                                                                and kwargs.get("forward_bytes") is None)):
             from sim_core.engine.rounds import RoundsEngine
             return RoundsEngine(fabric, *args, **kwargs)
         return super().__new__(cls)
 
     def __init__(self, fabric: Fabric, *, chunk_bytes: int = 1 << 20, buffer_chunks: int = 4,
                  seed: int = 0, max_chunks_per_message: int = 1 << 20, history: int = 4096,
-                 source_queue_limit: int | None = None, policy: str = "auto"):
+                 source_queue_limit: int | None = None, policy: str = "auto", forward_bytes: int | None = None):
         if chunk_bytes < 1 or buffer_chunks < 1:
             raise ValueError("chunk_bytes and buffer_chunks must be >= 1")
+        if forward_bytes is not None and not 1 <= forward_bytes:
+            raise ValueError("forward_bytes must be >= 1 (or None: store and forward whole chunks)")
+        self.forward_bytes = None if forward_bytes is None else int(forward_bytes)
         self.f = fabric
         self.router = Router(fabric)
         self.seed = seed

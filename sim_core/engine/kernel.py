@@ -155,20 +155,30 @@ def _new_head(b, h, T, B, C, H, si, now):
 
 
 @njit(cache=True, inline="always")
-def commit(l, s, T, D, B, C, H, R, si, t_step0):
+def commit(l, s, T, D, B, C, H, R, si, t_step0, unit):
     """The head of ``pick[l]`` starts on link ``l`` at ``s``. Returns the links whose next
     start may have changed (-1: none): ``l``, the buffer it left, and the links the new
     heads of both buffers want. ``run`` recomputes them once the state is final
-    (``recompute_link`` only reads the state, so it may run after every change)."""
+    (``recompute_link`` only reads the state, so it may run after every change).
+
+    Chunks larger than ``unit`` bytes move cut-through: a node passes a chunk on once its
+    first ``unit`` bytes have arrived (its ready time), and the chunk cannot finish
+    leaving before its last byte has arrived (its tail) plus one unit on the way out. A
+    chunk of at most ``unit`` bytes is stored and forwarded whole, as before."""
     link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
     link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
-    c_msg, c_dst, c_buf, c_seq, c_nxt, c_start, c_ready, c_size, c_slot, c_after = C
+    c_msg, c_dst, c_buf, c_seq, c_nxt, c_start, c_ready, c_size, c_slot, c_after, c_tail = C
     L = link_src.shape[0]
     b = pick[l]
     c = _pop_head(B, C, b)
     _want(B, C, b)
     size = c_size[c]
     ser = size / bw[l]
+    cut = size > unit
+    if cut and b < L:  # still arriving over link b: the tail bounds when it has left
+        trickle = (c_tail[c] - s) + unit / bw[l]
+        if trickle > ser:
+            ser = trickle
     if b < L:  # one read port at the incoming link's rate; the slot frees once the chunk left
         B[4][b] = s + size / bw[b]
         slot_free[c_slot[c]] = s + ser
@@ -181,8 +191,10 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0):
     end = s + ser
     c_buf[c] = l
     c_start[c] = s
-    c_ready[c] = end + lat[l]
+    c_tail[c] = end + lat[l]
     c_nxt[c] = next_link(R, link_dst[l], c_dst[c])
+    # the next link may start once the first unit is here; the destination takes it whole
+    c_ready[c] = s + unit / bw[l] + lat[l] if cut and c_nxt[c] >= 0 else end + lat[l]
     _push_tail(B, C, l, c)
     _want(B, C, l)
     if not tflag[l]:  # busy seconds up to the start of this step, for per-step utilization
@@ -300,6 +312,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         C[6][c] = t
         C[7][c] = size - (n - 1) * cb if k == n - 1 else cb
         C[8][c] = -1
+        C[10][c] = t  # every byte is at its source
         _push_tail(B, C, q, c)
     _want(B, C, q)
     return first if was_empty else -1, -1, -1, -1
@@ -309,8 +322,10 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
 def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
     """Process events with t < ``t_end``, at most ``max_events``. Returns (status, need).
 
-    ``cfg``: (chunk bytes, max chunks per message, source queue limit, stop on motion): with
-    the last set, the loop returns ST_MOTION right after a release puts chunks on the fabric.
+    ``cfg``: (chunk bytes, max chunks per message, source queue limit, stop on motion,
+    forwarding unit in bytes): with stop on motion set, the loop returns ST_MOTION right
+    after a release puts chunks on the fabric; chunks larger than the unit move cut-through
+    (``commit``).
 
     ``sf[0]`` is the time of the last processed event; ``sf[1]`` the start of the caller's
     step (for per-step busy time). ``need``: chunks wanted when the status is ST_CHUNKS.
@@ -361,7 +376,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
             if e < L:
                 r = deliver(e, t, T, D, B, C, H, Mg, M, O, si)
             else:
-                r = commit(e - L, t, T, D, B, C, H, R, si, sf[1])
+                r = commit(e - L, t, T, D, B, C, H, R, si, sf[1], cfg[4])
             # one inlined copy of recompute_link for every link an event touched, each once
             for i in range(4):
                 x = r[0] if i == 0 else (r[1] if i == 1 else (r[2] if i == 2 else r[3]))

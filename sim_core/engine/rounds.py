@@ -80,9 +80,12 @@ class RoundsEngine(WorkAdding):
 
     def __init__(self, fabric: Fabric, *, chunk_bytes: int = 1 << 20, buffer_chunks: int = 4,
                  seed: int = 0, max_chunks_per_message: int = 1 << 20, history: int = 4096,
-                 source_queue_limit: int | None = None):
+                 source_queue_limit: int | None = None, forward_bytes: int | None = None):
         if chunk_bytes < 1 or buffer_chunks < 1:
             raise ValueError("chunk_bytes and buffer_chunks must be >= 1")
+        if forward_bytes is not None:
+            raise ValueError("the rounds policy stores and forwards whole chunks: forward_bytes needs policy='events'")
+        self.forward_bytes = None
         self.f = fabric
         self.router = Router(fabric)
         self.seed = seed

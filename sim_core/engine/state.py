@@ -11,8 +11,9 @@ b_first, b_last (NB,) i8 the chunks at each buffer's head and tail (-1: empty); 
 b_tail (NB,) i8 departures and arrivals counted; b_since (NB,) f8 when the head may leave;
 w_link, w_next, w_prev (NB,) i8 and w_first (L,) i8: per link, the list of buffers whose
 head chunk takes it next (what its arbitration scans);
-p_msg, p_dst, p_buf, p_seq, p_nxt, p_start, p_ready, p_size, p_slot, p_after (Cc,): the
-chunk pool (``p_nxt == -2``: a free slot; ``p_after``: the next chunk in its buffer);
+p_msg, p_dst, p_buf, p_seq, p_nxt, p_start, p_ready, p_size, p_slot, p_after, p_tail (Cc,):
+the chunk pool (``p_nxt == -2``: a free slot; ``p_after``: the next chunk in its buffer;
+``p_ready``: when it may leave where it is, ``p_tail``: when its last byte got there);
 ih_heap, ih_pos, ih_t (2L,): the indexed heap of fabric events; mh_t, mh_k (Mc,): the
 heap of message events; si (N_SI,) i8 counters (see ``kernel``); sf (2,) f8.
 """
@@ -26,6 +27,7 @@ from sim_core.spec.schema import LINK_KINDS
 
 INF = np.inf
 _OUT = 1 << 16
+STORE_AND_FORWARD = 1 << 62  # the forwarding unit when there is none: no chunk is larger
 EDGE_DTYPE = np.int32
 """Message ids in the dependency store (``e_from``, ``e_to`` and the CSR's targets): a pod's
 round has tens of millions of edges, and 2**31 messages would take hundreds of GB anyway
@@ -36,7 +38,8 @@ _M_DTYPES = dict(m_src=np.int64, m_dst=np.int64, m_size=np.int64, m_kind=np.int8
                  m_tag=np.int64, m_retain=bool, m_deps=np.int64, m_left=np.int64, m_delay=float,
                  m_duration=float, m_ready=float, m_created=float, m_release=float, m_finish=float,
                  mh_t=float, mh_k=np.int64)
-_P_FIELDS = ("p_msg", "p_dst", "p_buf", "p_seq", "p_nxt", "p_start", "p_ready", "p_size", "p_slot", "p_after", "p_free")
+_P_FIELDS = ("p_msg", "p_dst", "p_buf", "p_seq", "p_nxt", "p_start", "p_ready", "p_size", "p_slot", "p_after", "p_tail",
+             "p_free")
 _DYN = ("link_free", "rr_last", "slot_free", "slot_next", "busy_s", "link_bytes_total", "pick", "touched", "tflag",
         "tbase", "busy_step", "b_first", "b_last", "b_head", "b_tail", "b_since", "w_link", "w_next", "w_prev",
         "w_first", "ih_heap", "ih_pos", "ih_t",
@@ -116,7 +119,7 @@ class EngineState:
             np.full(cap, -1, dtype=np.int64) for _ in range(6))
         self.p_nxt = np.full(cap, -2, dtype=np.int64)
         self.p_size = np.zeros(cap, dtype=np.int64)
-        self.p_start, self.p_ready = np.zeros(cap), np.zeros(cap)
+        self.p_start, self.p_ready, self.p_tail = np.zeros(cap), np.zeros(cap), np.zeros(cap)
         self.p_free = np.arange(cap - 1, -1, -1, dtype=np.int64)
         self.si[K.C_NFREE] = cap
 
@@ -237,12 +240,13 @@ class EngineState:
         B = (self.b_first, self.b_last, self.b_head, self.b_tail, self.b_since, self.w_link, self.w_next, self.w_prev,
              self.w_first)
         C = (self.p_msg, self.p_dst, self.p_buf, self.p_seq, self.p_nxt, self.p_start, self.p_ready, self.p_size,
-             self.p_slot, self.p_after)
+             self.p_slot, self.p_after, self.p_tail)
         Mg = (self.m_src, self.m_dst, self.m_size, self.m_kind, self.m_state, self.m_retain, self.m_deps, self.m_left,
               self.m_delay, self.m_duration, self.m_ready, self.m_release, self.m_finish, ptr, to)
         O = (self.out_done, self.out_started, self.out_refused, self.p_free)
+        unit = STORE_AND_FORWARD if self.forward_bytes is None else self.forward_bytes
         cfg = (np.int64(self.chunk_bytes), np.int64(self.max_chunks_per_message), np.int64(limit),
-               np.int64(self._stop_on_motion))
+               np.int64(self._stop_on_motion), np.int64(unit))
         return (self._T, D, B, C, (self.ih_heap, self.ih_pos, self.ih_t), self.router.compiled_tables(), Mg,
                 (self.mh_t, self.mh_k), O, self.si, self.sf, cfg)
 

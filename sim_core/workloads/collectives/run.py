@@ -21,10 +21,16 @@ def collective_engine(fabric, nbytes: float, p: int, *, chunks_per_message: int 
     With an NCCL ``protocol``, chunks are what the protocol forwards at once
     (``protocols.forwarding_bytes``: a slice for Simple, a pass of lines for LL/LL128). Without one, or when ``chunks_per_message`` is given,
     messages are cut into at most that many chunks (default 16), of 64 KiB at least.
+
+    ``chunk_bytes`` is the caller's resolution. Chunks larger than the protocol's unit keep
+    the unit as what a node forwards at once (cut-through, ``Engine(forward_bytes=...)``),
+    so coarse chunks change only how finely competing flows interleave, not the pipeline.
     """
     from sim_core.engine.core import Engine
     if chunk_bytes is not None:  # the caller's resolution
-        return Engine(fabric, chunk_bytes=int(chunk_bytes), seed=seed)
+        unit = forwarding_bytes(algo, protocol) if protocol != NO_PROTOCOL else None
+        forward = unit if unit is not None and int(chunk_bytes) > unit else None
+        return Engine(fabric, chunk_bytes=int(chunk_bytes), seed=seed, forward_bytes=forward)
     if protocol != NO_PROTOCOL and chunks_per_message is None:
         return Engine(fabric, chunk_bytes=forwarding_bytes(algo, protocol), max_chunks_per_message=MAX_CHUNKS_PER_MESSAGE,
                       seed=seed)
@@ -42,7 +48,8 @@ def run_collective(fabric, op: str, algo: str, ranks, nbytes: float, *, protocol
     Returns a dict: ``time_s``, ``algbw_GBps`` (bytes / time), ``busbw_GBps`` (algbw x
     NCCL's factor), ``algo``, ``protocol``, ``channels`` (NCCL's), ``lanes`` (distinct rings
     simulated), ``nccl_model_s`` (NCCL's own prediction for the choice, None off NCCL),
-    ``chunk_bytes`` (the engine's slice), ``bottleneck_link_kind`` and ``bottleneck_link``
+    ``chunk_bytes`` (the engine's slice), ``forward_bytes`` (the cut-through unit of chunks
+    larger than the protocol's, None when chunks are stored and forwarded whole), ``bottleneck_link_kind`` and ``bottleneck_link``
     (the link busy longest), ``messages``.
     """
     ranks = [int(r) for r in ranks]
@@ -65,7 +72,7 @@ def run_collective(fabric, op: str, algo: str, ranks, nbytes: float, *, protocol
         "op": op, "algo": h.algo, "protocol": h.protocol, "channels": h.channels, "lanes": h.lanes,
         "ranks": p, "bytes": float(nbytes), "time_s": t,
         "algbw_GBps": algbw / 1e9, "busbw_GBps": algbw * BUSBW_FACTOR[op](p) / 1e9,
-        "nccl_model_s": h.predicted_s, "chunk_bytes": int(eng.chunk_bytes),
+        "nccl_model_s": h.predicted_s, "chunk_bytes": int(eng.chunk_bytes), "forward_bytes": eng.forward_bytes,
         "bottleneck_link_kind": LINK_KINDS[fabric.link_kind[top]] if top >= 0 else None,
         "bottleneck_link": fabric.link_label(top) if top >= 0 else None,
         "messages": int(h.message_ids.size),
