@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 
 from sim_core.spec.schema import LINK_KINDS
@@ -72,7 +71,6 @@ class Fabric:
     hub_to_tile: np.ndarray
     tile_to_hub: np.ndarray
     node_labels: dict[int, str] = field(default_factory=dict)
-    graph: nx.DiGraph | None = None
     torus_dims: tuple[int, ...] = ()
     hub_torus_link: np.ndarray | None = None  # (CH, ndim, 2) int32 for torus presets
     spec: object | None = None

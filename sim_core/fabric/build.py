@@ -1,15 +1,15 @@
 """Build a ``Fabric`` from an ``ArchitectureSpec``: meshes, hubs, NICs, switches, layout.
 
 Tile meshes are built vectorized (``fabric.mesh_links``): a 4,096-GPU cluster or a
-1,024 x 1,024 wafer has millions of tiles, far too many for a networkx graph. Everything
-off-chip (hubs, NICs, switches, hosts) is built as a networkx graph, checked for
-connectivity, then compiled into the same arrays.
+1,024 x 1,024 wafer has millions of tiles. Everything off-chip (hubs, NICs, switches,
+hosts) is built node by node as plain dicts (``_OffChip``: a networkx graph took a third
+of building a 1,024-GPU cluster), checked for connectivity, then compiled into the same
+arrays.
 """
 from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 
 from sim_core.errors import SpecError
@@ -20,30 +20,51 @@ from sim_core.spec.schema import ArchitectureSpec, ChipSpec
 
 
 class _OffChip:
-    """Off-chip nodes and links as a networkx DiGraph with dense ids after the tiles."""
+    """Off-chip nodes and directed links with dense ids after the tiles: ``nodes`` maps an
+    id to its attributes (kind, x, y, chip, server, label), ``edges`` maps (u, v) to the
+    link's (kind, bw, lat, ring), both in the order they were added (the link ids)."""
 
     def __init__(self, first_id: int):
-        self.G = nx.DiGraph()
+        self.first_id = first_id
         self.next_id = first_id
+        self.nodes: dict[int, dict] = {}
+        self.edges: dict[tuple[int, int], list] = {}
         self.edge_keys: dict[tuple, tuple[int, int]] = {}
-        self.n_edges = 0
 
     def node(self, kind: int, x: float, y: float, chip: int = -1, server: int = -1, label: str = "") -> int:
         nid = self.next_id
         self.next_id += 1
-        self.G.add_node(nid, kind=kind, x=float(x), y=float(y), chip=chip, server=server, label=label)
+        self.nodes[nid] = dict(kind=kind, x=float(x), y=float(y), chip=chip, server=server, label=label)
         return nid
 
     def link(self, u: int, v: int, kind: str, bw: float, lat: float, rings=(-1, -1), key=None) -> None:
         for a, b, ring in ((u, v, rings[0]), (v, u, rings[1])):
-            extra = self.G.nodes[a].get("switch_latency_s", 0.0)
-            if self.G.has_edge(a, b):  # parallel cables: one link of the summed bandwidth
-                self.G.edges[a, b]["bw"] += bw
+            edge = self.edges.get((a, b))
+            if edge is not None:  # parallel cables: one link of the summed bandwidth
+                edge[1] += bw
                 continue
-            self.G.add_edge(a, b, kind=KIND_CODE[kind], bw=bw, lat=lat + extra, ring=ring, order=self.n_edges)
-            self.n_edges += 1
+            self.edges[(a, b)] = [KIND_CODE[kind], bw, lat + self.nodes[a].get("switch_latency_s", 0.0), ring]
         if key is not None:
             self.edge_keys[key] = (u, v)
+
+    def connected(self) -> bool:
+        """Whether every off-chip node reaches every other, links taken both ways: labels
+        spread to the smallest id over the links (with pointer jumping) until they settle."""
+        n = self.next_id - self.first_id
+        if n <= 1:
+            return True
+        ends = np.array(list(self.edges), dtype=np.int64).reshape(-1, 2) - self.first_id
+        src, dst = ends[:, 0], ends[:, 1]
+        label = np.arange(n)
+        while True:
+            low = np.minimum(label[src], label[dst])
+            new = label.copy()
+            np.minimum.at(new, src, low)
+            np.minimum.at(new, dst, low)
+            new = new[new]  # a label's own label: halves the remaining distance
+            if np.array_equal(new, label):
+                return bool((label == 0).all())
+            label = new
 
 
 def mesh_params(chip: ChipSpec, rows: int, cols: int, torus: bool = False) -> MeshParams:
@@ -127,7 +148,7 @@ def build_fabric(spec: ArchitectureSpec, *, nodes: int | None = None, dims: list
     else:
         _build_wafer(spec, n_chips, g, origins, hubs, cw, C, L, src_name)
 
-    if not nx.is_weakly_connected(g.G):
+    if not g.connected():
         raise SpecError(src_name, "topology", topo.kind, "a connected topology (some chips cannot reach others)")
     return _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers,
                     (m_src, m_dst, m_bw, m_lat, m_ring, tile_link), torus_table, dims if topo.kind == "torus" else ())
@@ -218,7 +239,7 @@ def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, 
     chip[:T] = tchip
     server[:T] = servers[tchip]
     labels = {}
-    for nid, a in g.G.nodes(data=True):
+    for nid, a in g.nodes.items():
         kind[nid], x[nid], y[nid], chip[nid], server[nid] = a["kind"], a["x"], a["y"], a["chip"], a["server"]
         labels[nid] = a["label"]
     # hub <-> bottom-row tiles
@@ -228,16 +249,16 @@ def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, 
     n_hl = bottom.size
     hub_to_tile = (n_mesh + np.arange(n_hl)).reshape(n_chips, C).astype(np.int32)
     tile_to_hub = (n_mesh + n_hl + np.arange(n_hl)).reshape(n_chips, C).astype(np.int32)
-    edges = sorted(g.G.edges(data=True), key=lambda e: e[2]["order"])
-    e_src = np.array([e[0] for e in edges], dtype=np.int32)
-    e_dst = np.array([e[1] for e in edges], dtype=np.int32)
+    ends = np.array(list(g.edges), dtype=np.int64).reshape(-1, 2)
+    attrs = np.array(list(g.edges.values()), dtype=np.float64).reshape(-1, 4)  # kind, bw, lat, ring
+    e_src, e_dst = ends[:, 0].astype(np.int32), ends[:, 1].astype(np.int32)
     noc = KIND_CODE["noc"]
     link_src = np.concatenate([m_src, hub_col.ravel(), bottom.ravel(), e_src]).astype(np.int32)
     link_dst = np.concatenate([m_dst, bottom.ravel(), hub_col.ravel(), e_dst]).astype(np.int32)
-    link_kind = np.concatenate([np.full(n_mesh + 2 * n_hl, noc), [e[2]["kind"] for e in edges]]).astype(np.int8)
-    link_bw = np.concatenate([m_bw, np.full(2 * n_hl, mesh.hub_bandwidth_Bps), [e[2]["bw"] for e in edges]])
-    link_lat = np.concatenate([m_lat, np.full(2 * n_hl, mesh.hub_latency_s), [e[2]["lat"] for e in edges]])
-    link_ring = np.concatenate([m_ring, np.full(2 * n_hl, -1), [e[2]["ring"] for e in edges]]).astype(np.int32)
+    link_kind = np.concatenate([np.full(n_mesh + 2 * n_hl, noc), attrs[:, 0]]).astype(np.int8)
+    link_bw = np.concatenate([m_bw, np.full(2 * n_hl, mesh.hub_bandwidth_Bps), attrs[:, 1]])
+    link_lat = np.concatenate([m_lat, np.full(2 * n_hl, mesh.hub_latency_s), attrs[:, 2]])
+    link_ring = np.concatenate([m_ring, np.full(2 * n_hl, -1), attrs[:, 3]]).astype(np.int32)
     hub_torus = None
     if torus_table is not None:
         table, coords = torus_table
@@ -262,7 +283,7 @@ def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, 
         link_src=link_src, link_dst=link_dst, link_kind=link_kind, link_bandwidth_Bps=link_bw.astype(np.float64),
         link_latency_s=link_lat.astype(np.float64), link_ring=link_ring, tile_link=tile_link,
         chip_hub=hubs.astype(np.int32), hub_to_tile=hub_to_tile, tile_to_hub=tile_to_hub,
-        node_labels=labels, graph=g.G, torus_dims=tuple(dims), hub_torus_link=hub_torus, spec=spec,
+        node_labels=labels, torus_dims=tuple(dims), hub_torus_link=hub_torus, spec=spec,
     )
     return fab
 

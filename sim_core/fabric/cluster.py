@@ -39,7 +39,7 @@ def build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale
             n_sw = math.ceil(cpn / topo.chips_per_pcie_switch)
             for j in range(n_sw):
                 members = chip_hubs[j * topo.chips_per_pcie_switch:(j + 1) * topo.chips_per_pcie_switch]
-                px = float(np.mean([g.G.nodes[int(h)]["x"] for h in members]))
+                px = float(np.mean([g.nodes[int(h)]["x"] for h in members]))
                 p = g.node(SWITCH, px, ny0 + 2.3, server=s, label=f"node {s} PCIe switch {j}")
                 for h in members:
                     g.link(int(h), p, *L(topo.intra_link))
@@ -51,7 +51,7 @@ def build_cluster(spec, n_nodes, g, origins, hubs, servers, cw, chh, C, L, scale
                     g.link(int(chip_hubs[a]), int(chip_hubs[b]), *L(topo.intra_link))
             attach = [int(chip_hubs[j % cpn]) for j in range(topo.nics_per_node)]
         for j, a in enumerate(attach):
-            x = g.G.nodes[a]["x"] if topo.nics_per_node == cpn else nx0 + node_w - 1.5 - j
+            x = g.nodes[a]["x"] if topo.nics_per_node == cpn else nx0 + node_w - 1.5 - j
             nic = g.node(NIC, x, ny0 + 0.4, server=s, label=f"node {s} NIC {j}")
             g.link(a, nic, *L(topo.host_link))
             nics.append((nic, s, j))
@@ -73,8 +73,8 @@ def build_fat_tree(spec, g, nics, n_nodes, L, scale_lat):
     spine_radix = topo.spine_radix or topo.switch_radix
     one_per_chip = topo.nics_per_node == topo.chips_per_node and topo.nics_per_node > 1
     rails = topo.nics_per_node if (one_per_chip and topo.rail_optimized) else 1
-    xs = [g.G.nodes[n]["x"] for n, _, _ in nics]
-    ymin = min(g.G.nodes[n]["y"] for n, _, _ in nics)
+    xs = [g.nodes[n]["x"] for n, _, _ in nics]
+    ymin = min(g.nodes[n]["y"] for n, _, _ in nics)
     x_lo, x_hi = min(xs), max(xs)
     if rails > 1:
         blocks = math.ceil(n_nodes / down)
@@ -88,7 +88,7 @@ def build_fat_tree(spec, g, nics, n_nodes, L, scale_lat):
 
     def switch(x, y, label):
         sw = g.node(SWITCH, x, y, label=label)
-        g.G.nodes[sw]["switch_latency_s"] = sw_lat
+        g.nodes[sw]["switch_latency_s"] = sw_lat
         return sw
 
     def spread(i, n):
