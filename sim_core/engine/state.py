@@ -204,7 +204,8 @@ class EngineState:
         return True
 
     def _dependency_csr(self):
-        """(ptr (Mc+1,), to (E,)) int64: the dependents of each message, rebuilt only after a change."""
+        """(ptr (Mc+1,) int64, to (E,) ``EDGE_DTYPE``): the dependents of each message, rebuilt
+        only after a change."""
         self._merge_edges()
         if self._csr is None:
             if self.e_from.size > 4096 and self.step_count % 64 == 0:
