@@ -55,7 +55,11 @@ def recompute_link(l, T, D, B, C, H, si, now):
     occ = b_tail[l] - b_head[l]
     nxt = slot_next[l]
     st1 = slot_free[nxt]
-    st2 = slot_free[slot_base[l] + (nxt - slot_base[l] + 1) % slots[l]]
+    nxt2 = nxt + 1  # the slot after (a bubble needs two); no modulo: integer division is slow
+    if nxt2 - slot_base[l] == slots[l]:
+        nxt2 = slot_base[l]
+    st2 = slot_free[nxt2]
+    rr = rr_last[l]
     base_s = max(link_free[l], st1)
     best_s = INF
     best_b = -1
@@ -70,7 +74,9 @@ def recompute_link(l, T, D, B, C, H, si, now):
             s = max(max(c_ready[h], b_since[b]), base_s)
             if bubble:
                 s = max(s, st2)
-            tb = (b - rr_last[l] - 1) % NB
+            tb = b - rr - 1  # round-robin distance after the last winner, (b - rr - 1) mod NB
+            if tb < 0:
+                tb += NB
             if s < best_s or (s == best_s and tb < best_tb):
                 best_s, best_b, best_tb = s, b, tb
         b = w_next[b]
@@ -170,6 +176,8 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0, unit):
     c_msg, c_dst, c_buf, c_seq, c_nxt, c_start, c_ready, c_size, c_slot, c_after, c_tail = C
     L = link_src.shape[0]
     b = pick[l]
+    # link b (feeding this buffer) waits for a slot only when its buffer is (nearly) full
+    b_blocked = b < L and B[3][b] - B[2][b] >= slots[b] - 1
     c = _pop_head(B, C, b)
     _want(B, C, b)
     size = c_size[c]
@@ -208,7 +216,7 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0, unit):
     rr_last[l] = b
     from_b = _new_head(b, B[0][b], T, B, C, H, si, s)
     into_l = _new_head(l, c, T, B, C, H, si, s) if B[0][l] == c else -1
-    return l, b if b < L else -1, from_b, into_l
+    return l, b if b_blocked else -1, from_b, into_l
 
 
 @njit(cache=True, inline="always")
@@ -236,7 +244,8 @@ def complete(m, t, Mg, M, O, si):
 @njit(cache=True, inline="always")
 def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns the
-    links to recompute (as ``commit``)."""
+    links to recompute (as ``commit``): link ``b`` only when it may be waiting for the slot."""
+    b_blocked = B[3][b] - B[2][b] >= T[5][b] - 1
     c = _pop_head(B, C, b)
     _want(B, C, b)
     size = C[7][c]
@@ -257,7 +266,7 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     si[C_NFREE] += 1
     if Mg[7][m] == 0:
         complete(m, fin[m], Mg, M, O, si)
-    return b, _new_head(b, B[0][b], T, B, C, H, si, t), -1, -1
+    return b if b_blocked else -1, _new_head(b, B[0][b], T, B, C, H, si, t), -1, -1
 
 
 @njit(cache=True, inline="always")
@@ -371,8 +380,10 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                 mh_pop(M, si)
                 complete(m, t, Mg, M, O, si)
         else:
+            # The entry stays in the heap: the event itself re-keys or removes it (a
+            # commit recomputes its link, a delivery its buffer's next head), one sift
+            # instead of a removal and a re-insertion; pops depend on the keys alone.
             e = ih_heap[0]
-            ih_remove(H, si, e)
             if e < L:
                 r = deliver(e, t, T, D, B, C, H, Mg, M, O, si)
             else:
