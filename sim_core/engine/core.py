@@ -293,7 +293,7 @@ class Engine(EngineState, EngineQueries, WorkAdding):
         if self.si[K.MH_N]:
             t = float(self.mh_t[0])
         if self.si[K.IH_N]:
-            t = min(t, float(self.ih_t[self.ih_heap[0]]))
+            t = min(t, float(self.ih_t[0]))  # times by heap position
         return t
 
     # ------------------------------------------------------------------ internals

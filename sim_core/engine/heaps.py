@@ -3,8 +3,8 @@ of message events, both ordered by (time, key); and ``borrow``, which hands arra
 compiled callees without reference counting.
 
 Indexed heap ``H = (heap, pos, t)``: ``heap`` (E,) int64 entries by position, ``pos`` (E,)
-int64 position of each entry (-1: absent), ``t`` (E,) float64 each entry's time; ties go
-to the smaller entry. Message heap ``M = (t, key)``: (cap,) float64 and int64. Sizes live in
+int64 position of each entry (-1: absent), ``t`` (E,) float64 the time at each position
+(entry ``e``'s time is ``t[pos[e]]``); ties go to the smaller entry. Message heap ``M = (t, key)``: (cap,) float64 and int64. Sizes live in
 ``si[IH_N]`` and ``si[MH_N]``.
 """
 from __future__ import annotations
@@ -45,18 +45,20 @@ def borrow(typingctx, tup):
 
 
 @njit(cache=True, inline="always")
-def _ih_less(t, a, b):
-    return t[a] < t[b] or (t[a] == t[b] and a < b)
+def _ih_before(ta, ea, tb, eb):
+    return ta < tb or (ta == tb and ea < eb)
 
 
 @njit(cache=True, inline="always")
-def _ih_sift(heap, pos, t, i, n):
-    """Restore the heap property around position ``i`` (up, then down)."""
-    e = heap[i]
+def _ih_sift(heap, pos, t, i, n, e, te):
+    """Place entry ``e`` with time ``te`` at position ``i`` and restore the heap property
+    (up, then down). Times are kept by position, beside the entries, so a comparison reads
+    two neighbouring slots instead of following each entry to its time."""
     while i > 0:
         p = (i - 1) >> 1
-        if _ih_less(t, e, heap[p]):
+        if _ih_before(te, e, t[p], heap[p]):
             heap[i] = heap[p]
+            t[i] = t[p]
             pos[heap[i]] = i
             i = p
         else:
@@ -65,30 +67,29 @@ def _ih_sift(heap, pos, t, i, n):
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and _ih_less(t, heap[c + 1], heap[c]):
+        if c + 1 < n and _ih_before(t[c + 1], heap[c + 1], t[c], heap[c]):
             c += 1
-        if _ih_less(t, heap[c], e):
+        if _ih_before(t[c], heap[c], te, e):
             heap[i] = heap[c]
+            t[i] = t[c]
             pos[heap[i]] = i
             i = c
         else:
             break
     heap[i] = e
+    t[i] = te
     pos[e] = i
 
 
 @njit(cache=True, inline="always")
 def ih_set(H, si, e, time):
     heap, pos, t = H
-    t[e] = time
     if pos[e] < 0:
         n = si[IH_N]
-        heap[n] = e
-        pos[e] = n
         si[IH_N] = n + 1
-        _ih_sift(heap, pos, t, n, n + 1)
+        _ih_sift(heap, pos, t, n, n + 1, e, time)
     else:
-        _ih_sift(heap, pos, t, pos[e], si[IH_N])
+        _ih_sift(heap, pos, t, pos[e], si[IH_N], e, time)
 
 
 @njit(cache=True, inline="always")
@@ -101,10 +102,7 @@ def ih_remove(H, si, e):
     si[IH_N] = n
     pos[e] = -1
     if i < n:
-        last = heap[n]
-        heap[i] = last
-        pos[last] = i
-        _ih_sift(heap, pos, t, i, n)
+        _ih_sift(heap, pos, t, i, n, heap[n], t[n])
 
 
 @njit(cache=True, inline="always")

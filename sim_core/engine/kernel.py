@@ -348,7 +348,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
     done = 0
     while True:
         tm = mh_t[0] if si[MH_N] > 0 else INF
-        ti = ih_t[ih_heap[0]] if si[IH_N] > 0 else INF
+        ti = ih_t[0] if si[IH_N] > 0 else INF
         t = min(tm, ti)
         if not t < t_end:
             return ST_TIME, 0

@@ -14,8 +14,8 @@ head chunk takes it next (what its arbitration scans);
 p_msg, p_dst, p_buf, p_seq, p_nxt, p_start, p_ready, p_size, p_slot, p_after, p_tail (Cc,):
 the chunk pool (``p_nxt == -2``: a free slot; ``p_after``: the next chunk in its buffer;
 ``p_ready``: when it may leave where it is, ``p_tail``: when its last byte got there);
-ih_heap, ih_pos, ih_t (2L,): the indexed heap of fabric events; mh_t, mh_k (Mc,): the
-heap of message events; si (N_SI,) i8 counters (see ``kernel``); sf (2,) f8.
+ih_heap, ih_pos, ih_t (2L,): the indexed heap of fabric events (``ih_t`` by heap position);
+mh_t, mh_k (Mc,): the heap of message events; si (N_SI,) i8 counters (see ``kernel``); sf (2,) f8.
 """
 from __future__ import annotations
 
