@@ -48,27 +48,43 @@ def _remap(program: list[Step], ranks) -> list[Step]:
     return [Step(ranks[s.src], ranks[s.dst], s.nbytes, s.reduce) for s in program]
 
 
-def ring_phase(p: int, n: float, reduce: bool, reverse: bool = False) -> list[Step]:
-    """p-1 steps, rank r sends n/p to r+1 (r-1 if ``reverse``)."""
-    r = np.arange(p)
-    return [_step(r, (r + (-1 if reverse else 1)) % p, n / p, reduce) for _ in range(p - 1)]
+def ring_lines(op: str, lines, n: float, bidir: bool = False) -> list[Step]:
+    """Ring reduce-scatter / all-gather / all-reduce on every line of ``lines`` at once:
+    a (K, d) array of rank indices, one ring per row, each of n bytes; ``bidir``: two rings
+    per line, half each, the second the other way round (r -> r-1).
+
+    Step k holds every line's transfers, line by line (for each line its forward ring,
+    then its reverse one): the programs of the lines run side by side. Built as arrays, so
+    the 768 rings of a 16x16x16 torus cost no more than one; the steps share their arrays
+    (nothing downstream writes to a step).
+    """
+    lines = np.asarray(lines, dtype=np.int64)
+    d = lines.shape[1]
+    if d < 2:
+        return []
+    fwd = np.roll(lines, -1, axis=1)  # rank r sends to r + 1
+    if bidir and d > 2:
+        src = np.concatenate([lines, lines], axis=1).ravel()
+        dst = np.concatenate([fwd, np.roll(lines, 1, axis=1)], axis=1).ravel()
+        share = n / 2 / d
+    else:
+        src, dst, share = lines.ravel(), fwd.ravel(), n / d
+    nbytes = np.full(src.size, share)
+
+    def phase(reduce: bool) -> list[Step]:
+        return [Step(src, dst, nbytes, reduce) for _ in range(d - 1)]
+
+    if op == "reduce-scatter":
+        return phase(True)
+    if op == "allgather":
+        return phase(False)
+    return phase(True) + phase(False)
 
 
 def ring(op: str, p: int, n: float, bidir: bool = False) -> list[Step]:
-    """Ring reduce-scatter / all-gather / all-reduce; ``bidir``: two rings, half each."""
-    if bidir and p > 2:
-        return _merge(ring(op, p, n / 2), _reverse(ring(op, p, n / 2)))
-    rs, ag = ring_phase(p, n, True), ring_phase(p, n, False)
-    return {"reduce-scatter": rs, "allgather": ag, "allreduce": rs + ag}[op]
-
-
-def _reverse(program: list[Step]) -> list[Step]:
-    """The same ring steps going the other way round (r -> r-1)."""
-    out = []
-    for s in program:
-        p = int(max(s.src.max(initial=0), s.dst.max(initial=0))) + 1
-        out.append(Step(s.src, (2 * s.src - s.dst) % p, s.nbytes, s.reduce))
-    return out
+    """Ring reduce-scatter / all-gather / all-reduce over ranks 0..p-1 (p-1 steps a
+    phase, rank r sends n/p to r+1); ``bidir``: two rings, half each."""
+    return ring_lines(op, np.arange(p)[None, :], n, bidir)
 
 
 def rhd(op: str, p: int, n: float) -> list[Step]:
@@ -151,10 +167,8 @@ def _torus_order(op: str, grid: tuple[int, ...], n: float, bidir: bool, order: l
         if d < 2:
             continue
         lines = np.moveaxis(idx, len(grid) - 1 - axis, -1).reshape(-1, d)
-        rs = _merge(*[_remap(ring("reduce-scatter", d, share, bidir), line) for line in lines])
-        ag = _merge(*[_remap(ring("allgather", d, share, bidir), line) for line in lines])
-        rs_steps.append(rs)
-        ag_steps.append(ag)
+        rs_steps.append(ring_lines("reduce-scatter", lines, share, bidir))
+        ag_steps.append(ring_lines("allgather", lines, share, bidir))
         share /= d
     rs_all = [s for prog in rs_steps for s in prog]
     ag_all = [s for prog in reversed(ag_steps) for s in prog]
@@ -164,11 +178,11 @@ def _torus_order(op: str, grid: tuple[int, ...], n: float, bidir: bool, order: l
 def hierarchical(p: int, n: float, groups: list[np.ndarray]) -> list[Step]:
     """Ring reduce-scatter in every group, ring all-reduce across groups per local index
     on n/g, ring all-gather in every group (all groups the same size g)."""
-    g = len(groups[0])
-    rs = _merge(*[_remap(ring("reduce-scatter", g, n), grp) for grp in groups])
-    cross = _merge(*[_remap(ring("allreduce", len(groups), n / g), [grp[i] for grp in groups])
-                     for i in range(g)])
-    ag = _merge(*[_remap(ring("allgather", g, n), grp) for grp in groups])
+    rows = np.stack([np.asarray(grp, dtype=np.int64) for grp in groups])  # (groups, g)
+    g = rows.shape[1]
+    rs = ring_lines("reduce-scatter", rows, n)
+    cross = ring_lines("allreduce", rows.T, n / g)  # local index i of every group, one ring each
+    ag = ring_lines("allgather", rows, n)
     return rs + cross + ag
 
 
@@ -235,11 +249,11 @@ def collnet(groups: list[np.ndarray], n: float) -> list[Step]:
     then local rank i of every server sends its n/g share to network switch i (index
     ``p + i``), which reduces at line rate and returns the sum, then ring all-gather inside
     every server."""
-    g = len(groups[0])
+    cols = np.stack([np.asarray(grp, dtype=np.int64) for grp in groups])  # (servers, g)
+    g = cols.shape[1]
     p = g * len(groups)
-    rs = _merge(*[_remap(ring("reduce-scatter", g, n), grp) for grp in groups])
-    cols = np.stack(groups)  # (servers, g)
+    rs = ring_lines("reduce-scatter", cols, n)
     sw = np.broadcast_to(p + np.arange(g), cols.shape)
     across = [_step(cols.ravel(), sw.ravel(), n / g), _step(sw.ravel(), cols.ravel(), n / g)]
-    ag = _merge(*[_remap(ring("allgather", g, n), grp) for grp in groups])
+    ag = ring_lines("allgather", cols, n)
     return rs + across + ag
