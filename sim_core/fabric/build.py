@@ -29,7 +29,6 @@ class _OffChip:
         self.next_id = first_id
         self.nodes: dict[int, dict] = {}
         self.edges: dict[tuple[int, int], list] = {}
-        self.edge_keys: dict[tuple, tuple[int, int]] = {}
 
     def node(self, kind: int, x: float, y: float, chip: int = -1, server: int = -1, label: str = "") -> int:
         nid = self.next_id
@@ -37,15 +36,39 @@ class _OffChip:
         self.nodes[nid] = dict(kind=kind, x=float(x), y=float(y), chip=chip, server=server, label=label)
         return nid
 
-    def link(self, u: int, v: int, kind: str, bw: float, lat: float, rings=(-1, -1), key=None) -> None:
+    def nodes_of(self, kind: int, x: np.ndarray, y: np.ndarray, chip: np.ndarray, server: np.ndarray,
+                 labels: list[str]) -> np.ndarray:
+        """``node`` for every element of the (n,) arrays at once; returns the (n,) ids."""
+        ids = self.next_id + np.arange(len(labels))
+        self.next_id += len(labels)
+        self.nodes.update({int(i): dict(kind=kind, x=float(a), y=float(b), chip=int(c), server=int(sv), label=lab)
+                           for i, a, b, c, sv, lab in zip(ids, x, y, chip, server, labels)})
+        return ids
+
+    def link(self, u: int, v: int, kind: str, bw: float, lat: float, rings=(-1, -1)) -> None:
         for a, b, ring in ((u, v, rings[0]), (v, u, rings[1])):
             edge = self.edges.get((a, b))
             if edge is not None:  # parallel cables: one link of the summed bandwidth
                 edge[1] += bw
                 continue
             self.edges[(a, b)] = [KIND_CODE[kind], bw, lat + self.nodes[a].get("switch_latency_s", 0.0), ring]
-        if key is not None:
-            self.edge_keys[key] = (u, v)
+
+    def links_of(self, u: np.ndarray, v: np.ndarray, kind: str, bw: float, lat: float,
+                 ring_uv: np.ndarray, ring_vu: np.ndarray) -> None:
+        """``link`` for every element of the (n,) arrays, in order, between nodes with no
+        switch latency; falls back to one at a time where a pair repeats (parallel cables)."""
+        a = np.stack([u, v], axis=1).ravel()  # each link's two directions, one after the other
+        b = np.stack([v, u], axis=1).ravel()
+        ring = np.stack([ring_uv, ring_vu], axis=1).ravel()
+        pairs = list(zip(a.tolist(), b.tolist()))
+        ends = set(a.tolist())
+        if (len(set(pairs)) < len(pairs) or not self.edges.keys().isdisjoint(pairs)
+                or any("switch_latency_s" in self.nodes[x] for x in ends)):
+            for x, y, r1, r2 in zip(u.tolist(), v.tolist(), ring_uv.tolist(), ring_vu.tolist()):
+                self.link(x, y, kind, bw, lat, rings=(r1, r2))
+            return
+        code = KIND_CODE[kind]
+        self.edges.update({pr: [code, bw, lat, r] for pr, r in zip(pairs, ring.tolist())})
 
     def connected(self) -> bool:
         """Whether every off-chip node reaches every other, links taken both ways: labels
@@ -171,15 +194,14 @@ def _build_torus(dims, g, origins, hubs, servers, cw, chh, C, link, ring_base):
     while shape[2] > rows and np.ceil(shape[2] / rows) * layer_w > MAX_STRIP_ASPECT * rows * layer_h:
         rows += 1
     per_row = int(np.ceil(shape[2] / rows))
-    for d in range(n):
-        x, y, z = coords[d]
-        row, k = divmod(int(z), per_row)
-        col = k if row % 2 == 0 else per_row - 1 - k
-        ox = col * layer_w + x * cw
-        oy = row * layer_h + y * chh
-        origins[d] = (ox, oy)
-        servers[d] = d // 4
-        hubs[d] = g.node(HUB, ox + (C - 1) / 2, oy - 1.5, chip=d, server=d // 4, label=f"TPU chip #{d} ({x},{y},{z})")
+    x, y, z = coords[:, 0], coords[:, 1], coords[:, 2]
+    row, k = np.divmod(z, per_row)
+    col = np.where(row % 2 == 0, k, per_row - 1 - k)
+    origins[:, 0] = col * layer_w + x * cw
+    origins[:, 1] = row * layer_h + y * chh
+    servers[:] = np.arange(n) // 4
+    labels = [f"TPU chip #{d} ({a},{b},{c})" for d, (a, b, c) in enumerate(coords.tolist())]
+    hubs[:] = g.nodes_of(HUB, origins[:, 0] + (C - 1) / 2, origins[:, 1] - 1.5, np.arange(n), servers, labels)
     table = np.full((n, nd, 2), -1, dtype=np.int64)
     ring = ring_base
     strides = [1, shape[0], shape[0] * shape[1]]
@@ -187,18 +209,21 @@ def _build_torus(dims, g, origins, hubs, servers, cw, chh, C, link, ring_base):
         size = shape[dim]
         if size < 2:
             continue
-        for d in range(n):
-            if coords[d][dim] != 0:
-                continue
-            line = [d + k * strides[dim] for k in range(size)]
-            wrap = size > 2
-            for k in range(size if wrap else 1):
-                a, b = line[k], line[(k + 1) % size]
-                rings = (ring, ring + 1) if wrap else (-1, -1)
-                g.link(int(hubs[a]), int(hubs[b]), *link, rings=rings, key=(a, dim, 0))
-                table[a, dim, 0] = -2  # resolved to link ids at compile time
-            if wrap:
-                ring += 2
+        # every line of this axis (chips with coordinate 0 on it, in order), each link of
+        # the line in turn; a line longer than two wraps round and is a ring of its own
+        starts = np.flatnonzero(coords[:, dim] == 0)
+        wrap = size > 2
+        steps = np.arange(size if wrap else 1)
+        a = (starts[:, None] + steps[None, :] * strides[dim]).ravel()
+        b = (starts[:, None] + ((steps + 1) % size)[None, :] * strides[dim]).ravel()
+        if wrap:
+            line_ring = np.repeat(ring + 2 * np.arange(starts.size), steps.size)
+            ring_ab, ring_ba = line_ring, line_ring + 1
+            ring += 2 * starts.size
+        else:
+            ring_ab = ring_ba = np.full(a.size, -1)
+        g.links_of(hubs[a], hubs[b], *link, ring_ab, ring_ba)
+        table[a, dim, 0] = -2  # resolved to link ids at compile time
     return (table, coords), ring
 
 
@@ -262,21 +287,31 @@ def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, 
     hub_torus = None
     if torus_table is not None:
         table, coords = torus_table
-        edge_id = {(int(a), int(b)): n_mesh + 2 * n_hl + i for i, (a, b) in enumerate(zip(e_src, e_dst))}
+        # each hub's link to its neighbour up and down every axis, found by (src, dst) key
+        key = e_src.astype(np.int64) * N + e_dst
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+
+        def link_id(u, v):
+            q = u.astype(np.int64) * N + v
+            i = np.minimum(np.searchsorted(sorted_key, q), key.size - 1)
+            if not (sorted_key[i] == q).all():
+                raise RuntimeError("a torus neighbour without a link")
+            return n_mesh + 2 * n_hl + order[i]
+
         hub_torus = np.full(table.shape, -1, dtype=np.int32)
-        nd = table.shape[1]
         shape = list(dims) + [1] * (3 - len(dims))
         strides = [1, shape[0], shape[0] * shape[1]]
-        for d in range(n_chips):
-            for dim in range(nd):
-                size = shape[dim]
-                if size < 2:
-                    continue
-                k = coords[d][dim]
-                up = d + (((k + 1) % size) - k) * strides[dim]
-                dn = d + (((k - 1) % size) - k) * strides[dim]
-                hub_torus[d, dim, 0] = edge_id[(int(hubs[d]), int(hubs[up]))]
-                hub_torus[d, dim, 1] = edge_id[(int(hubs[d]), int(hubs[dn]))]
+        d = np.arange(n_chips)
+        for dim in range(table.shape[1]):
+            size = shape[dim]
+            if size < 2:
+                continue
+            k = coords[:, dim]
+            up = d + ((k + 1) % size - k) * strides[dim]
+            dn = d + ((k - 1) % size - k) * strides[dim]
+            hub_torus[:, dim, 0] = link_id(hubs, hubs[up])
+            hub_torus[:, dim, 1] = link_id(hubs, hubs[dn])
     fab = Fabric(
         name=spec.name if spec is not None else "mesh", n_chips=n_chips, tile_rows=R, tile_cols=C, on_chip_torus=False,
         node_kind=kind, node_x=x, node_y=y, node_chip=chip, node_server=server,
@@ -300,7 +335,6 @@ def build_mesh_fabric(k: int, *, cols: int | None = None, torus: bool = False, b
                    hub_bandwidth_Bps=bandwidth_Bps, hub_latency_s=latency_s)
     m_src, m_dst, m_bw, m_lat, m_ring, tile_link, _ = mesh_links(1, m)
     T = k * cols
-    local = np.arange(T)
     g = _OffChip(T)
     hub = g.node(HUB, (cols - 1) / 2, -1.5, chip=0, label="chip I/O")
     return _compile(None, g, 1, k, cols, m, np.zeros((1, 2)), np.array([hub]), np.zeros(1, dtype=int),
