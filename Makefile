@@ -8,6 +8,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m sim_core.engine.warm
+	# bytecode ahead, for shells that set PYTHONDONTWRITEBYTECODE (else every process recompiles ours)
+	$(PY) -m compileall -q sim_core app benchmarks
 	touch $(STAMP)
 
 .PHONY: install run test bench
