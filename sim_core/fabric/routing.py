@@ -16,9 +16,15 @@ import numpy as np
 from numba import njit
 
 from sim_core.fabric.arrays import HUB, TILE, Fabric
+from sim_core.parallel import thread_map
+
+PARALLEL_COLUMNS = 64
+"""From this many new destinations at once, their columns are computed on every core (the
+compiled searches release the GIL); each column is computed alone, so the table is the
+same whichever thread computes it."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bfs_hops(d0, relay, in_ptr, in_src):
     """Hops from every node to ``d0`` over links ``in_src[in_ptr[x]:in_ptr[x+1]] -> x``,
     expanding only ``d0`` and ``relay`` nodes: (n,) int64, -1 where unreachable."""
@@ -42,7 +48,7 @@ def _bfs_hops(d0, relay, in_ptr, in_src):
     return dist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _next_hops(d0, spread, relay, in_ptr, in_src, l_src, l_dst, l_id):
     """Next link from every node towards ``d0`` (``Router._bfs_column``'s rule), links given
     sorted by (source, link id): (n,) int64, -1 where there is none."""
@@ -113,7 +119,12 @@ class Router:
         need = np.unique(off[self.col_of[off] < 0])
         if need.size == 0:
             return
-        cols = np.stack([self._column(int(d)) for d in need], axis=1)
+        if need.size >= PARALLEL_COLUMNS:
+            self._link_lists()  # shared by the threads: built before any of them reads it
+            parts = thread_map(lambda ds: [self._column(int(d)) for d in ds], np.array_split(need, 2))
+            cols = np.stack([c for part in parts for c in part], axis=1)
+        else:
+            cols = np.stack([self._column(int(d)) for d in need], axis=1)
         start = self.table.shape[1]
         self.table = np.concatenate([self.table, cols.astype(np.int32)], axis=1)
         self.col_of[need] = start + np.arange(need.size)
@@ -133,6 +144,19 @@ class Router:
             self._in_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return _bfs_hops(np.int64(d0), relay.astype(np.bool_), self._in_ptr, self._in_src)
 
+    def _link_lists(self) -> None:
+        """The off-chip links by destination and by source, built on first use."""
+        if hasattr(self, "_by_src"):
+            return
+        f = self.f
+        self._off_src = self.off_index[f.link_src[self.off_links]]
+        self._off_dst = self.off_index[f.link_dst[self.off_links]]
+        self._relay = f.node_kind[self.off_nodes] != HUB
+        self._bfs_dist(0, self._relay)  # builds the in-link lists
+        order = np.lexsort((self.off_links, self._off_src))
+        self._by_src = (self._off_src[order].astype(np.int64), self._off_dst[order].astype(np.int64),
+                        self.off_links[order].astype(np.int64))
+
     def _bfs_column(self, dst: int) -> np.ndarray:
         """Next link from every off-chip node towards ``dst``: shortest hops, d-mod-k spread.
 
@@ -141,15 +165,7 @@ class Router:
         would close a cycle of buffer dependencies through the switches, and finite
         buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
         """
-        f = self.f
-        if not hasattr(self, "_off_src"):
-            self._off_src = self.off_index[f.link_src[self.off_links]]
-            self._off_dst = self.off_index[f.link_dst[self.off_links]]
-            self._relay = f.node_kind[self.off_nodes] != HUB
-            self._bfs_dist(0, self._relay)  # builds the in-link lists
-            order = np.lexsort((self.off_links, self._off_src))
-            self._by_src = (self._off_src[order].astype(np.int64), self._off_dst[order].astype(np.int64),
-                            self.off_links[order].astype(np.int64))
+        self._link_lists()
         spread = ((dst * 2654435761) % 4294967296) >> 16  # hash first: raw ids often share a stride
         return _next_hops(np.int64(self.off_index[dst]), np.int64(spread), self._relay.astype(np.bool_),
                           self._in_ptr, self._in_src, *self._by_src)
