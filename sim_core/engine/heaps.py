@@ -4,8 +4,8 @@ compiled callees without reference counting.
 
 Indexed heap ``H = (heap, pos, t)``: ``heap`` (E,) int64 entries by position, ``pos`` (E,)
 int64 position of each entry (-1: absent), ``t`` (E,) float64 the time at each position
-(entry ``e``'s time is ``t[pos[e]]``); ties go to the smaller entry. Message heap ``M = (t, key)``: (cap,) float64 and int64. Sizes live in
-``si[IH_N]`` and ``si[MH_N]``.
+(entry ``e``'s time is ``t[pos[e]]``); ties go to the smaller entry. Message heap
+``M = (t, key)``: (cap,) float64 and int64. Sizes live in ``si[IH_N]`` and ``si[MH_N]``.
 """
 from __future__ import annotations
 

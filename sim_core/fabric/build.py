@@ -55,8 +55,9 @@ class _OffChip:
 
     def links_of(self, u: np.ndarray, v: np.ndarray, kind: str, bw: float, lat: float,
                  ring_uv: np.ndarray, ring_vu: np.ndarray) -> None:
-        """``link`` for every element of the (n,) arrays, in order, between nodes with no
-        switch latency; falls back to one at a time where a pair repeats (parallel cables)."""
+        """``link`` for every element of the (n,) arrays, in order. Added as a whole when
+        every pair is new and no end adds switch latency; otherwise one at a time (parallel
+        cables summed, switch latency added), so the result is ``link``'s either way."""
         a = np.stack([u, v], axis=1).ravel()  # each link's two directions, one after the other
         b = np.stack([v, u], axis=1).ravel()
         ring = np.stack([ring_uv, ring_vu], axis=1).ravel()

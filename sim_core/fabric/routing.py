@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 
@@ -121,7 +123,8 @@ class Router:
             return
         if need.size >= PARALLEL_COLUMNS:
             self._link_lists()  # shared by the threads: built before any of them reads it
-            parts = thread_map(lambda ds: [self._column(int(d)) for d in ds], np.array_split(need, 2))
+            shares = np.array_split(need, os.cpu_count() or 1)
+            parts = thread_map(lambda ds: [self._column(int(d)) for d in ds], shares)
             cols = np.stack([c for part in parts for c in part], axis=1)
         else:
             cols = np.stack([self._column(int(d)) for d in need], axis=1)

@@ -55,10 +55,10 @@ def ring_lines(op: str, lines, n: float, bidir: bool = False) -> list[Step]:
 
     Step k holds every line's transfers, line by line (for each line its forward ring,
     then its reverse one): the programs of the lines run side by side. Built as arrays, so
-    the 768 rings of a 16x16x16 torus cost no more than one; the steps share their arrays
-    (nothing downstream writes to a step).
+    the 768 rings of a 16x16x16 torus cost no more than one; the steps share their arrays,
+    read-only.
     """
-    lines = np.asarray(lines, dtype=np.int64)
+    lines = np.array(lines, dtype=np.int64)  # a copy: the steps keep views of it
     d = lines.shape[1]
     if d < 2:
         return []
@@ -70,6 +70,8 @@ def ring_lines(op: str, lines, n: float, bidir: bool = False) -> list[Step]:
     else:
         src, dst, share = lines.ravel(), fwd.ravel(), n / d
     nbytes = np.full(src.size, share)
+    for a in (src, dst, nbytes):  # shared by every step: a write anywhere would change them all
+        a.flags.writeable = False
 
     def phase(reduce: bool) -> list[Step]:
         return [Step(src, dst, nbytes, reduce) for _ in range(d - 1)]
