@@ -155,3 +155,34 @@ def test_three_level_fat_tree_routes_are_deadlock_free():
                 path = r.path(a, b)
                 cdg.add_edges_from(zip(path[:-1], path[1:]))
     assert nx.is_directed_acyclic_graph(cdg), nx.find_cycle(cdg)
+
+
+def _columns(g):
+    return (g.e_src, g.e_dst, g.e_kind, g.e_bw, g.e_lat, g.e_ring, g.next_id)
+
+
+def test_links_added_as_a_whole_are_those_added_one_by_one():
+    # a switch that adds latency, parallel cables (summed into one link) and rings: the
+    # vectorized path and the fallback agree with ``link`` called in the same order
+    from sim_core.fabric.build import _OffChip
+
+    def fresh():
+        g = _OffChip(10)
+        g.nodes_of(SWITCH, np.zeros(4), np.zeros(4), -1, -1, list("abcd"), np.array([0.0, 2e-7, 0.0, 0.0]))
+        return g
+
+    u, v = np.array([10, 11, 12, 10]), np.array([11, 12, 13, 11])  # 10-11 twice: parallel cables
+    one = fresh()
+    for a, b, r in zip(u.tolist(), v.tolist(), [0, 1, 2, 3]):
+        one.link(a, b, "infiniband", 25e9, 1e-6, rings=(r, r + 10))
+    whole = fresh()
+    whole.links_of(u, v, "infiniband", 25e9, 1e-6, np.arange(4), np.arange(4) + 10)
+    assert _columns(whole) == _columns(one)
+    assert one.e_bw[0] == 50e9 and len(one.e_src) == 6
+    assert one.e_lat[one.edges[(11, 12)]] == 1e-6 + 2e-7  # leaving the switch costs its latency
+    new = fresh()
+    new.links_of(u[1:], v[1:], "infiniband", 25e9, 1e-6, np.arange(1, 4), np.arange(1, 4) + 10)  # all new pairs
+    ref = fresh()
+    for a, b, r in zip(u[1:].tolist(), v[1:].tolist(), [1, 2, 3]):
+        ref.link(a, b, "infiniband", 25e9, 1e-6, rings=(r, r + 10))
+    assert _columns(new) == _columns(ref)

@@ -2,9 +2,9 @@
 
 Tile meshes are built vectorized (``fabric.mesh_links``): a 4,096-GPU cluster or a
 1,024 x 1,024 wafer has millions of tiles. Everything off-chip (hubs, NICs, switches,
-hosts) is built node by node as plain dicts (``_OffChip``; nothing needed a graph library,
-and not importing one saves 60-120 ms of every process's start), checked for
-connectivity, then compiled into the same arrays.
+hosts) goes into columns (``_OffChip``), a whole set of servers, torus lines or switch
+levels per call (nothing needed a graph library, and not importing one saves 60-120 ms of
+every process's start), is checked for connectivity, then compiled into the same arrays.
 """
 from __future__ import annotations
 
@@ -20,56 +20,107 @@ from sim_core.spec.schema import ArchitectureSpec, ChipSpec
 
 
 class _OffChip:
-    """Off-chip nodes and directed links with dense ids after the tiles: ``nodes`` maps an
-    id to its attributes (kind, x, y, chip, server, label), ``edges`` maps (u, v) to the
-    link's (kind, bw, lat, ring), both in the order they were added (the link ids)."""
+    """Off-chip nodes and directed links with dense ids after the tiles, as columns in the
+    order they were added (node ids, link ids): per node its kind, x, y, chip, server,
+    label and the latency its switch adds to every link out of it; per directed link its
+    kind, bandwidth, latency and ring. ``edges`` maps (u, v) to the link's index."""
 
     def __init__(self, first_id: int):
         self.first_id = first_id
         self.next_id = first_id
-        self.nodes: dict[int, dict] = {}
-        self.edges: dict[tuple[int, int], list] = {}
+        self.kind: list[int] = []
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.chip: list[int] = []
+        self.server: list[int] = []
+        self.labels: list[str] = []
+        self.switch_latency_s: list[float] = []
+        self.edges: dict[tuple[int, int], int] = {}
+        self.e_src: list[int] = []
+        self.e_dst: list[int] = []
+        self.e_kind: list[int] = []
+        self.e_bw: list[float] = []
+        self.e_lat: list[float] = []
+        self.e_ring: list[int] = []
+        self._switch_latency = None  # switch_latency_s as an array, until the next node
 
-    def node(self, kind: int, x: float, y: float, chip: int = -1, server: int = -1, label: str = "") -> int:
-        nid = self.next_id
-        self.next_id += 1
-        self.nodes[nid] = dict(kind=kind, x=float(x), y=float(y), chip=chip, server=server, label=label)
-        return nid
+    def node(self, kind: int, x: float, y: float, chip: int = -1, server: int = -1, label: str = "",
+             switch_latency_s: float = 0.0) -> int:
+        return int(self.nodes_of(kind, np.array([x]), np.array([y]), np.array([chip]), np.array([server]),
+                                 [label], switch_latency_s)[0])
 
     def nodes_of(self, kind: int, x: np.ndarray, y: np.ndarray, chip: np.ndarray, server: np.ndarray,
-                 labels: list[str]) -> np.ndarray:
-        """``node`` for every element of the (n,) arrays at once; returns the (n,) ids."""
-        ids = self.next_id + np.arange(len(labels))
-        self.next_id += len(labels)
-        self.nodes.update({int(i): dict(kind=kind, x=float(a), y=float(b), chip=int(c), server=int(sv), label=lab)
-                           for i, a, b, c, sv, lab in zip(ids, x, y, chip, server, labels)})
+                 labels: list[str], switch_latency_s: float = 0.0) -> np.ndarray:
+        """``node`` for every element of the (n,) arrays at once; returns the (n,) ids.
+        ``kind`` and ``switch_latency_s`` are scalars or (n,) arrays."""
+        n = len(labels)
+        ids = self.next_id + np.arange(n)
+        self.next_id += n
+        self.kind += np.broadcast_to(kind, n).tolist()
+        self.x += np.asarray(x, dtype=np.float64).tolist()
+        self.y += np.asarray(y, dtype=np.float64).tolist()
+        self.chip += np.broadcast_to(chip, n).tolist()
+        self.server += np.broadcast_to(server, n).tolist()
+        self.labels += labels
+        self.switch_latency_s += np.broadcast_to(np.asarray(switch_latency_s, dtype=np.float64), n).tolist()
+        self._switch_latency = None
         return ids
 
-    def link(self, u: int, v: int, kind: str, bw: float, lat: float, rings=(-1, -1)) -> None:
-        for a, b, ring in ((u, v, rings[0]), (v, u, rings[1])):
-            edge = self.edges.get((a, b))
-            if edge is not None:  # parallel cables: one link of the summed bandwidth
-                edge[1] += bw
-                continue
-            self.edges[(a, b)] = [KIND_CODE[kind], bw, lat + self.nodes[a].get("switch_latency_s", 0.0), ring]
+    def x_of(self, ids) -> np.ndarray:
+        return np.asarray(self.x)[np.asarray(ids) - self.first_id]
 
-    def links_of(self, u: np.ndarray, v: np.ndarray, kind: str, bw: float, lat: float,
-                 ring_uv: np.ndarray, ring_vu: np.ndarray) -> None:
-        """``link`` for every element of the (n,) arrays, in order. Added as a whole when
-        every pair is new and no end adds switch latency; otherwise one at a time (parallel
-        cables summed, switch latency added), so the result is ``link``'s either way."""
-        a = np.stack([u, v], axis=1).ravel()  # each link's two directions, one after the other
-        b = np.stack([v, u], axis=1).ravel()
-        ring = np.stack([ring_uv, ring_vu], axis=1).ravel()
+    def y_of(self, ids) -> np.ndarray:
+        return np.asarray(self.y)[np.asarray(ids) - self.first_id]
+
+    def link(self, u: int, v: int, kind: str, bw: float, lat: float, rings=(-1, -1)) -> None:
+        self._link(u, v, KIND_CODE[kind], bw, lat, rings)
+
+    def _link(self, u: int, v: int, code: int, bw: float, lat: float, rings) -> None:
+        for a, b, ring in ((u, v, rings[0]), (v, u, rings[1])):
+            i = self.edges.get((a, b))
+            if i is not None:  # parallel cables: one link of the summed bandwidth
+                self.e_bw[i] += bw
+                continue
+            self.edges[(a, b)] = len(self.e_src)
+            self.e_src.append(a)
+            self.e_dst.append(b)
+            self.e_kind.append(code)
+            self.e_bw.append(bw)
+            self.e_lat.append(lat + self.switch_latency_s[a - self.first_id])
+            self.e_ring.append(ring)
+
+    def links_of(self, u: np.ndarray, v: np.ndarray, kind, bw, lat, ring_uv=-1, ring_vu=-1) -> None:
+        """``link`` for every element of the (n,) arrays, in order; ``kind`` (a link kind or
+        an (n,) array of kind codes), ``bw``, ``lat`` and the rings are scalars or (n,) arrays.
+        Added as a whole when every pair is new; otherwise one at a time (parallel cables
+        summed), so the result is ``link``'s either way."""
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        n = u.size
+        code = np.broadcast_to(KIND_CODE[kind] if isinstance(kind, str) else kind, n)
+        bw, lat = np.broadcast_to(np.asarray(bw, dtype=np.float64), n), np.broadcast_to(np.asarray(lat, dtype=np.float64), n)
+        ring_uv, ring_vu = np.broadcast_to(ring_uv, n), np.broadcast_to(ring_vu, n)
+
+        def both(p, q):  # each link's two directions, one after the other
+            return np.stack([p, q], axis=1).ravel()
+
+        a, b = both(u, v), both(v, u)
         pairs = list(zip(a.tolist(), b.tolist()))
-        ends = set(a.tolist())
-        if (len(set(pairs)) < len(pairs) or not self.edges.keys().isdisjoint(pairs)
-                or any("switch_latency_s" in self.nodes[x] for x in ends)):
-            for x, y, r1, r2 in zip(u.tolist(), v.tolist(), ring_uv.tolist(), ring_vu.tolist()):
-                self.link(x, y, kind, bw, lat, rings=(r1, r2))
+        if len(set(pairs)) < len(pairs) or not self.edges.keys().isdisjoint(pairs):
+            for args in zip(u.tolist(), v.tolist(), code.tolist(), bw.tolist(), lat.tolist(),
+                            ring_uv.tolist(), ring_vu.tolist()):
+                self._link(*args[:5], args[5:])
             return
-        code = KIND_CODE[kind]
-        self.edges.update({pr: [code, bw, lat, r] for pr, r in zip(pairs, ring.tolist())})
+        first = len(self.e_src)
+        self.edges.update(zip(pairs, range(first, first + len(pairs))))
+        self.e_src += a.tolist()
+        self.e_dst += b.tolist()
+        self.e_kind += both(code, code).tolist()
+        self.e_bw += both(bw, bw).tolist()
+        if self._switch_latency is None:
+            self._switch_latency = np.asarray(self.switch_latency_s)
+        self.e_lat += (both(lat, lat) + self._switch_latency[a - self.first_id]).tolist()
+        self.e_ring += both(ring_uv, ring_vu).tolist()
 
     def connected(self) -> bool:
         """Whether every off-chip node reaches every other, links taken both ways: labels
@@ -77,8 +128,8 @@ class _OffChip:
         n = self.next_id - self.first_id
         if n <= 1:
             return True
-        ends = np.array(list(self.edges), dtype=np.int64).reshape(-1, 2) - self.first_id
-        src, dst = ends[:, 0], ends[:, 1]
+        src = np.asarray(self.e_src, dtype=np.int64) - self.first_id
+        dst = np.asarray(self.e_dst, dtype=np.int64) - self.first_id
         label = np.arange(n)
         while True:
             low = np.minimum(label[src], label[dst])
@@ -264,10 +315,8 @@ def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, 
     y[:T] = origins[tchip, 1] + local // C
     chip[:T] = tchip
     server[:T] = servers[tchip]
-    labels = {}
-    for nid, a in g.nodes.items():
-        kind[nid], x[nid], y[nid], chip[nid], server[nid] = a["kind"], a["x"], a["y"], a["chip"], a["server"]
-        labels[nid] = a["label"]
+    kind[T:], x[T:], y[T:], chip[T:], server[T:] = g.kind, g.x, g.y, g.chip, g.server
+    labels = dict(zip(range(T, N), g.labels))
     # hub <-> bottom-row tiles
     bottom = (np.arange(n_chips)[:, None] * per + np.arange(C)[None, :])  # (CH, C)
     hub_col = np.broadcast_to(hubs[:, None], bottom.shape)
@@ -275,16 +324,14 @@ def _compile(spec, g, n_chips, R, C, mesh, origins, hubs, servers, mesh_arrays, 
     n_hl = bottom.size
     hub_to_tile = (n_mesh + np.arange(n_hl)).reshape(n_chips, C).astype(np.int32)
     tile_to_hub = (n_mesh + n_hl + np.arange(n_hl)).reshape(n_chips, C).astype(np.int32)
-    ends = np.array(list(g.edges), dtype=np.int64).reshape(-1, 2)
-    attrs = np.array(list(g.edges.values()), dtype=np.float64).reshape(-1, 4)  # kind, bw, lat, ring
-    e_src, e_dst = ends[:, 0].astype(np.int32), ends[:, 1].astype(np.int32)
+    e_src, e_dst = np.array(g.e_src, dtype=np.int32), np.array(g.e_dst, dtype=np.int32)
     noc = KIND_CODE["noc"]
     link_src = np.concatenate([m_src, hub_col.ravel(), bottom.ravel(), e_src]).astype(np.int32)
     link_dst = np.concatenate([m_dst, bottom.ravel(), hub_col.ravel(), e_dst]).astype(np.int32)
-    link_kind = np.concatenate([np.full(n_mesh + 2 * n_hl, noc), attrs[:, 0]]).astype(np.int8)
-    link_bw = np.concatenate([m_bw, np.full(2 * n_hl, mesh.hub_bandwidth_Bps), attrs[:, 1]])
-    link_lat = np.concatenate([m_lat, np.full(2 * n_hl, mesh.hub_latency_s), attrs[:, 2]])
-    link_ring = np.concatenate([m_ring, np.full(2 * n_hl, -1), attrs[:, 3]]).astype(np.int32)
+    link_kind = np.concatenate([np.full(n_mesh + 2 * n_hl, noc), np.array(g.e_kind, dtype=np.float64)]).astype(np.int8)
+    link_bw = np.concatenate([m_bw, np.full(2 * n_hl, mesh.hub_bandwidth_Bps), np.array(g.e_bw, dtype=np.float64)])
+    link_lat = np.concatenate([m_lat, np.full(2 * n_hl, mesh.hub_latency_s), np.array(g.e_lat, dtype=np.float64)])
+    link_ring = np.concatenate([m_ring, np.full(2 * n_hl, -1), np.array(g.e_ring, dtype=np.float64)]).astype(np.int32)
     hub_torus = None
     if torus_table is not None:
         table, coords = torus_table
