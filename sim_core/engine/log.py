@@ -7,29 +7,38 @@ import numpy as np
 class CompletionLog:
     """Completed messages (src, dst, size, created, release, finish, tag, kind), bounded ring.
 
-    Each field is a (capacity,) array; ``since(counter)`` returns the records appended after
-    that counter (those still in the ring), oldest first.
+    Each field is an array of up to ``capacity`` records, grown by doubling as records come
+    (an engine that completes a few hundred messages allocates for a few hundred, not for
+    the whole ring); ``since(counter)`` returns the records appended after that counter
+    (those still in the ring), oldest first.
     """
 
     FIELDS = ("src", "dst", "size", "created", "release", "finish", "tag", "kind")
+    DTYPES = (np.int64, np.int64, np.int64, np.float64, np.float64, np.float64, np.int64, np.int8)
+    FIRST = 1024
 
     def __init__(self, capacity: int = 1 << 18):
         self.cap = capacity
         self.total = 0
-        self.src = np.zeros(capacity, dtype=np.int64)
-        self.dst = np.zeros(capacity, dtype=np.int64)
-        self.size = np.zeros(capacity, dtype=np.int64)
-        self.created = np.zeros(capacity)
-        self.release = np.zeros(capacity)
-        self.finish = np.zeros(capacity)
-        self.tag = np.zeros(capacity, dtype=np.int64)
-        self.kind = np.zeros(capacity, dtype=np.int8)
+        self._alloc(min(capacity, self.FIRST))
         self._last = 0.0
+
+    def _alloc(self, n: int) -> None:
+        # only while the ring has not wrapped (total <= allocated < cap): records sit at 0..total
+        for name, dtype in zip(self.FIELDS, self.DTYPES):
+            old = getattr(self, name, None)
+            new = np.zeros(n, dtype=dtype)
+            if old is not None:
+                new[:self.total] = old[:self.total]
+            setattr(self, name, new)
 
     def append(self, eng, ids: np.ndarray) -> None:
         n = ids.size
         if n == 0:
             return
+        have = self.src.size
+        if have < self.cap and self.total + n > have:
+            self._alloc(min(self.cap, max(2 * have, self.total + n)))
         pos = (self.total + np.arange(n)) % self.cap
         self.src[pos] = eng.m_src[ids]
         self.dst[pos] = eng.m_dst[ids]
