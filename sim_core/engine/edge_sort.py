@@ -7,7 +7,7 @@ sort writes the two sorted arrays directly.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from sim_core.compiled import njit
 
 
 @njit(cache=True)

@@ -9,9 +9,11 @@ int64 position of each entry (-1: absent), ``t`` (E,) float64 the time at each p
 """
 from __future__ import annotations
 
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from sim_core.compiled import njit
 
 IH_N, MH_N = 0, 1
 

@@ -21,7 +21,7 @@ tuples (see ``Engine._kernel_args``); compiled once and cached on disk (``cache=
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from sim_core.compiled import njit
 
 from sim_core.engine import cache_guard
 from sim_core.engine.heaps import borrow, ih_remove, ih_set, mh_pop, mh_push, mh_push_many  # noqa: F401 (re-export)

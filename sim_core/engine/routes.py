@@ -6,7 +6,7 @@ router's arrays: ``Router.compiled_tables()`` returns the tuple ``R`` taken here
 """
 from __future__ import annotations
 
-from numba import njit
+from sim_core.compiled import njit
 
 # R = (dims, tile_link, tile_to_hub, hub_to_tile, chip_hub, off_index, col_of, table,
 #      torus_coords, torus_dims, hub_torus_link, node_chip, use_torus)

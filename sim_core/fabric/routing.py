@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from numba import njit
+from sim_core.compiled import njit
 
 from sim_core.fabric.arrays import HUB, TILE, Fabric
 from sim_core.parallel import thread_map
