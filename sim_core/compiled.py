@@ -16,8 +16,10 @@ version, numba loads its cache its own way.
 from __future__ import annotations
 
 import numba
-from numba import njit  # noqa: F401 (the project's entry point to numba)
+from numba import njit
 from numba.core import caching
+
+__all__ = ["njit", "lean_loading_supported"]
 
 CHECKED_VERSIONS = ((0, 68), (0, 69))  # [first, last): the minor versions whose Cache.load_overload this mirrors
 

@@ -38,3 +38,16 @@ def test_the_torus_routes_by_arithmetic_as_its_dimension_order_table_did():
         here = hubs[hubs != d]
         got = r.next_link(here, np.full(here.size, d))
         assert np.array_equal(got, col[r.off_index[here]])
+
+
+@pytest.mark.parametrize("arch", ["dgx-a100", "cpu-cluster", "pcie-a100"])
+def test_columns_computed_in_batches_and_on_threads_are_those_computed_one_by_one(arch):
+    from sim_core.fabric import routing
+    fab = build_fabric(load_architecture(arch), nodes=40, tiles=(1, 1))
+    r = Router(fab)
+    dsts = np.concatenate([fab.chip_hub[::-1], r.off_nodes[-9:]])  # more than PARALLEL_COLUMNS, switches too
+    assert np.unique(dsts).size >= routing.PARALLEL_COLUMNS
+    r.ensure(dsts[:5])  # a small batch on one thread, then the rest on every core
+    r.ensure(dsts)
+    for d in dsts:
+        assert np.array_equal(r.table[:, r.col_of[d]], r._bfs_column(int(d))), d

@@ -84,6 +84,20 @@ def _next_hops(d0, spread, relay, in_ptr, in_src, l_src, l_dst, l_id):
     return col
 
 
+@njit(cache=True, nogil=True)
+def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, out, first):
+    """``_next_hops`` for each destination ``d0s[j]`` into column ``first + j`` of ``out``
+    ((n, k) int32): one compiled call for a whole batch of new destinations."""
+    for j in range(d0s.shape[0]):
+        out[:, first + j] = _next_hops(d0s[j], spreads[j], relay, in_ptr, in_src, l_src, l_dst, l_id)
+
+
+def _spread(dsts: np.ndarray) -> np.ndarray:
+    """Which of the equal-cost next links a destination takes (d mod k on a hash of ``d``:
+    raw ids often share a stride): (K,) int64."""
+    return ((dsts.astype(np.int64) * 2654435761) % 4294967296) >> 16
+
+
 class Router:
     """Vectorized next-hop function over a ``Fabric``."""
 
@@ -121,21 +135,34 @@ class Router:
         need = np.unique(off[self.col_of[off] < 0])
         if need.size == 0:
             return
-        if need.size >= PARALLEL_COLUMNS:
-            self._link_lists()  # shared by the threads: built before any of them reads it
-            shares = np.array_split(need, os.cpu_count() or 1)
-            parts = thread_map(lambda ds: [self._column(int(d)) for d in ds], shares)
-            cols = np.stack([c for part in parts for c in part], axis=1)
-        else:
-            cols = np.stack([self._column(int(d)) for d in need], axis=1)
+        torus = np.zeros(need.size, dtype=bool) if self._hub_coords is None else \
+            (self.f.node_kind[need] != TILE) & (self.f.node_chip[need] >= 0)
+        cols = np.empty((len(self.off_nodes), need.size), dtype=np.int32)
+        for j in np.flatnonzero(torus):
+            cols[:, j] = self._torus_column(int(need[j]))
+        bfs = np.flatnonzero(~torus)
+        if bfs.size:
+            cols[:, bfs] = self._bfs_columns(need[bfs])
         start = self.table.shape[1]
-        self.table = np.concatenate([self.table, cols.astype(np.int32)], axis=1)
+        self.table = np.concatenate([self.table, cols], axis=1)
         self.col_of[need] = start + np.arange(need.size)
 
-    def _column(self, dst: int) -> np.ndarray:
-        if self._hub_coords is not None and self.f.node_kind[dst] != TILE and self.f.node_chip[dst] >= 0:
-            return self._torus_column(dst)
-        return self._bfs_column(dst)
+    def _bfs_columns(self, dsts: np.ndarray) -> np.ndarray:
+        """``_bfs_column`` of each of ``dsts``: (n_off, len(dsts)) int32, in compiled batches,
+        on every core from ``PARALLEL_COLUMNS`` destinations (each column is computed alone,
+        so the table is the same whichever thread computes it)."""
+        self._link_lists()  # shared by the threads: built before any of them reads it
+        d0s = self.off_index[dsts].astype(np.int64)
+        spreads = _spread(dsts)
+        out = np.empty((len(self.off_nodes), dsts.size), dtype=np.int32)
+        args = (self._relay_b, self._in_ptr, self._in_src, *self._by_src, out)
+        if dsts.size < PARALLEL_COLUMNS:
+            _next_hops_many(d0s, spreads, *args, 0)
+            return out
+        cuts = np.linspace(0, dsts.size, (os.cpu_count() or 1) + 1).astype(np.int64)
+        thread_map(lambda ab: _next_hops_many(d0s[ab[0]:ab[1]], spreads[ab[0]:ab[1]], *args, ab[0]),
+                   list(zip(cuts[:-1], cuts[1:])))
+        return out
 
     def _bfs_dist(self, d0: int, relay: np.ndarray) -> np.ndarray:
         """Hops from every off-chip node to ``d0``, passing only through ``relay`` nodes
@@ -155,6 +182,7 @@ class Router:
         self._off_src = self.off_index[f.link_src[self.off_links]]
         self._off_dst = self.off_index[f.link_dst[self.off_links]]
         self._relay = f.node_kind[self.off_nodes] != HUB
+        self._relay_b = self._relay.astype(np.bool_)
         self._bfs_dist(0, self._relay)  # builds the in-link lists
         order = np.lexsort((self.off_links, self._off_src))
         self._by_src = (self._off_src[order].astype(np.int64), self._off_dst[order].astype(np.int64),
@@ -169,8 +197,7 @@ class Router:
         buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
         """
         self._link_lists()
-        spread = ((dst * 2654435761) % 4294967296) >> 16  # hash first: raw ids often share a stride
-        return _next_hops(np.int64(self.off_index[dst]), np.int64(spread), self._relay.astype(np.bool_),
+        return _next_hops(np.int64(self.off_index[dst]), _spread(np.array([dst]))[0], self._relay_b,
                           self._in_ptr, self._in_src, *self._by_src)
 
     def _torus_column(self, dst: int) -> np.ndarray:
