@@ -26,20 +26,21 @@ compiled searches release the GIL); each column is computed alone, so the table 
 same whichever thread computes it."""
 
 
-@njit(cache=True, nogil=True)
-def _bfs_hops(d0, relay, in_ptr, in_src):
+@njit(cache=True, inline="always")
+def _bfs_hops(d0, relay, every_node_relays, in_ptr, in_src, dist, queue):
     """Hops from every node to ``d0`` over links ``in_src[in_ptr[x]:in_ptr[x+1]] -> x``,
-    expanding only ``d0`` and ``relay`` nodes: (n,) int64, -1 where unreachable."""
+    expanding only ``d0`` and ``relay`` nodes (all of them when ``every_node_relays``),
+    into ``dist`` ((n,) int64, -1 where unreachable); ``queue`` (n,) int64 is scratch."""
     n = relay.shape[0]
-    dist = np.full(n, -1, dtype=np.int64)
-    queue = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        dist[i] = -1
     dist[d0] = 0
     queue[0] = d0
     head, tail = 0, 1
     while head < tail:
         x = queue[head]
         head += 1
-        if x != d0 and not relay[x]:
+        if x != d0 and not (every_node_relays or relay[x]):
             continue
         for k in range(in_ptr[x], in_ptr[x + 1]):
             s = in_src[k]
@@ -47,49 +48,53 @@ def _bfs_hops(d0, relay, in_ptr, in_src):
                 dist[s] = dist[x] + 1
                 queue[tail] = s
                 tail += 1
-    return dist
 
 
 @njit(cache=True, nogil=True)
-def _next_hops(d0, spread, relay, in_ptr, in_src, l_src, l_dst, l_id):
-    """Next link from every node towards ``d0`` (``Router._bfs_column``'s rule), links given
-    sorted by (source, link id): (n,) int64, -1 where there is none."""
-    n = relay.shape[0]
-    strict = _bfs_hops(d0, relay, in_ptr, in_src)
-    need_loose = False  # only sources the relays cannot reach route through hubs
-    for i in range(l_src.shape[0]):
-        if strict[l_src[i]] < 0:
-            need_loose = True
-            break
-    loose = _bfs_hops(d0, np.ones(n, dtype=np.bool_), in_ptr, in_src) if need_loose else strict
-    good = np.zeros(l_src.shape[0], dtype=np.bool_)
-    counts = np.zeros(n, dtype=np.int64)
-    for i in range(l_src.shape[0]):
-        s, x = l_src[i], l_dst[i]
-        use_strict = strict[s] >= 0
-        here = strict[s] if use_strict else loose[s]
-        nxt = strict[x] if use_strict else loose[x]
-        ok = (not use_strict) or x == d0 or relay[x]
-        if nxt >= 0 and nxt == here - 1 and ok:
-            good[i] = True
-            counts[s] += 1
-    col = np.full(n, -1, dtype=np.int64)
-    seen = np.zeros(n, dtype=np.int64)
-    for i in range(l_src.shape[0]):
-        if good[i]:
-            s = l_src[i]
-            if seen[s] == spread % counts[s]:
-                col[s] = l_id[i]
-            seen[s] += 1
-    return col
-
-
-@njit(cache=True, nogil=True)
-def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, out, first):
-    """``_next_hops`` for each destination ``d0s[j]`` into column ``first + j`` of ``out``
-    ((n, k) int32): one compiled call for a whole batch of new destinations."""
+def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, out, first, work):
+    """Next link from every node towards each destination ``d0s[j]`` into column
+    ``first + j`` of ``out`` ((n, k) int32, -1 where there is none; ``Router._bfs_column``'s
+    rule), links given sorted by (source, link id). ``work``: scratch arrays from
+    ``_scratch``, so that nothing is allocated here, one compiled call for a whole batch."""
+    strict, loose, queue, counts, seen, good, col = work
+    n, m = relay.shape[0], l_src.shape[0]
     for j in range(d0s.shape[0]):
-        out[:, first + j] = _next_hops(d0s[j], spreads[j], relay, in_ptr, in_src, l_src, l_dst, l_id)
+        d0, spread = d0s[j], spreads[j]
+        _bfs_hops(d0, relay, False, in_ptr, in_src, strict, queue)
+        need_loose = False  # only sources the relays cannot reach route through hubs
+        for i in range(m):
+            if strict[l_src[i]] < 0:
+                need_loose = True
+                break
+        if need_loose:
+            _bfs_hops(d0, relay, True, in_ptr, in_src, loose, queue)
+        for x in range(n):
+            counts[x] = 0
+            seen[x] = 0
+            col[x] = -1
+        for i in range(m):
+            s, x = l_src[i], l_dst[i]
+            use_strict = strict[s] >= 0
+            here = strict[s] if use_strict else loose[s]
+            nxt = strict[x] if use_strict else loose[x]
+            ok = (not use_strict) or x == d0 or relay[x]
+            good[i] = nxt >= 0 and nxt == here - 1 and ok
+            if good[i]:
+                counts[s] += 1
+        for i in range(m):
+            if good[i]:
+                s = l_src[i]
+                if seen[s] == spread % counts[s]:
+                    col[s] = l_id[i]
+                seen[s] += 1
+        for x in range(n):  # one strided pass into the table's column
+            out[x, first + j] = col[x]
+
+
+def _scratch(n: int, m: int) -> tuple:
+    """Scratch arrays of ``_next_hops_many`` for n nodes and m links (one set per thread)."""
+    return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+            np.empty(n, np.int64), np.empty(m, np.bool_), np.empty(n, np.int64))
 
 
 def _spread(dsts: np.ndarray) -> np.ndarray:
@@ -156,23 +161,14 @@ class Router:
         spreads = _spread(dsts)
         out = np.empty((len(self.off_nodes), dsts.size), dtype=np.int32)
         args = (self._relay_b, self._in_ptr, self._in_src, *self._by_src, out)
+        n, m = len(self.off_nodes), self._by_src[0].size
         if dsts.size < PARALLEL_COLUMNS:
-            _next_hops_many(d0s, spreads, *args, 0)
+            _next_hops_many(d0s, spreads, *args, 0, _scratch(n, m))
             return out
         cuts = np.linspace(0, dsts.size, (os.cpu_count() or 1) + 1).astype(np.int64)
-        thread_map(lambda ab: _next_hops_many(d0s[ab[0]:ab[1]], spreads[ab[0]:ab[1]], *args, ab[0]),
+        thread_map(lambda ab: _next_hops_many(d0s[ab[0]:ab[1]], spreads[ab[0]:ab[1]], *args, ab[0], _scratch(n, m)),
                    list(zip(cuts[:-1], cuts[1:])))
         return out
-
-    def _bfs_dist(self, d0: int, relay: np.ndarray) -> np.ndarray:
-        """Hops from every off-chip node to ``d0``, passing only through ``relay`` nodes
-        (a compiled breadth-first search over the links into each node)."""
-        if not hasattr(self, "_in_ptr"):
-            order = np.argsort(self._off_dst, kind="stable")
-            self._in_src = self._off_src[order].astype(np.int64)
-            counts = np.bincount(self._off_dst, minlength=len(self.off_nodes))
-            self._in_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return _bfs_hops(np.int64(d0), relay.astype(np.bool_), self._in_ptr, self._in_src)
 
     def _link_lists(self) -> None:
         """The off-chip links by destination and by source, built on first use."""
@@ -183,7 +179,10 @@ class Router:
         self._off_dst = self.off_index[f.link_dst[self.off_links]]
         self._relay = f.node_kind[self.off_nodes] != HUB
         self._relay_b = self._relay.astype(np.bool_)
-        self._bfs_dist(0, self._relay)  # builds the in-link lists
+        order = np.argsort(self._off_dst, kind="stable")  # links into each node, for the searches
+        self._in_src = self._off_src[order].astype(np.int64)
+        counts = np.bincount(self._off_dst, minlength=len(self.off_nodes))
+        self._in_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         order = np.lexsort((self.off_links, self._off_src))
         self._by_src = (self._off_src[order].astype(np.int64), self._off_dst[order].astype(np.int64),
                         self.off_links[order].astype(np.int64))
@@ -196,9 +195,7 @@ class Router:
         would close a cycle of buffer dependencies through the switches, and finite
         buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
         """
-        self._link_lists()
-        return _next_hops(np.int64(self.off_index[dst]), _spread(np.array([dst]))[0], self._relay_b,
-                          self._in_ptr, self._in_src, *self._by_src)
+        return self._bfs_columns(np.array([dst], dtype=np.int64))[:, 0]
 
     def _torus_column(self, dst: int) -> np.ndarray:
         """Dimension-order routing on the chip torus towards hub ``dst`` (shorter way round)."""
