@@ -10,8 +10,8 @@ import time
 
 
 def warm() -> float:
-    """Run one message through the event loop and one off-chip route, sort two recorded
-    edges; returns seconds taken."""
+    """Run one message through the event loop and one off-chip route, count the chunks
+    waiting mid-way, sort two recorded edges; returns seconds taken."""
     t0 = time.perf_counter()
     from sim_core.engine.core import Engine
     from sim_core.fabric.build import build_fabric
@@ -21,6 +21,8 @@ def warm() -> float:
     eng = Engine(fab, chunk_bytes=1 << 16, policy="events")
     eng.send(fab.device_node(0), fab.device_node(fab.n_chips - 1), 1 << 18)
     eng.add_compute([fab.device_node(0)], 1e-6)
+    eng.step(2e-7)
+    eng.queued_chunks()  # the app asks this every frame while chunks move
     eng.run_until_idle()
     import numpy as np
     from sim_core.engine.edge_sort import sort_edges_by_source
