@@ -54,8 +54,8 @@ def _bfs_hops(d0, relay, every_node_relays, in_ptr, in_src, dist, queue):
 def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, out, first, work):
     """Next link from every node towards each destination ``d0s[j]`` into column
     ``first + j`` of ``out`` ((n, k) int32, -1 where there is none; ``Router._bfs_column``'s
-    rule), links given sorted by (source, link id). ``work``: scratch arrays from
-    ``_scratch``, so that nothing is allocated here, one compiled call for a whole batch."""
+    rule), links given sorted by (source, link id). One compiled call computes a whole
+    batch; ``work`` holds scratch arrays from ``_scratch``, so nothing is allocated here."""
     strict, loose, queue, counts, seen, good, col = work
     n, m = relay.shape[0], l_src.shape[0]
     for j in range(d0s.shape[0]):
