@@ -160,7 +160,7 @@ class Router:
         d0s = self.off_index[dsts].astype(np.int64)
         spreads = _spread(dsts)
         out = np.empty((len(self.off_nodes), dsts.size), dtype=np.int32)
-        args = (self._relay_b, self._in_ptr, self._in_src, *self._by_src, out)
+        args = (self._relay, self._in_ptr, self._in_src, *self._by_src, out)
         n, m = len(self.off_nodes), self._by_src[0].size
         if dsts.size < PARALLEL_COLUMNS:
             _next_hops_many(d0s, spreads, *args, 0, _scratch(n, m))
@@ -178,7 +178,6 @@ class Router:
         self._off_src = self.off_index[f.link_src[self.off_links]]
         self._off_dst = self.off_index[f.link_dst[self.off_links]]
         self._relay = f.node_kind[self.off_nodes] != HUB
-        self._relay_b = self._relay.astype(np.bool_)
         order = np.argsort(self._off_dst, kind="stable")  # links into each node, for the searches
         self._in_src = self._off_src[order].astype(np.int64)
         counts = np.bincount(self._off_dst, minlength=len(self.off_nodes))
