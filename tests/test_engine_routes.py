@@ -1,4 +1,5 @@
-"""The compiled next hop equals the Router's; the torus routes without a table."""
+"""The compiled next hop equals the Router's; the torus routes without a table; stored
+routes are sparse and equal to the routing rule computed directly."""
 import numpy as np
 import pytest
 
@@ -31,7 +32,7 @@ def test_the_torus_routes_by_arithmetic_as_its_dimension_order_table_did():
     fab = build_fabric(load_architecture("tpu-v4"), dims=[4, 4, 4], tiles=(1, 1))
     r = Router(fab)
     r.ensure(fab.chip_hub)
-    assert r.table.size == 0, "no per-destination table on a torus"
+    assert r.n_columns == 0 and r.exc_key.size == 0, "no per-destination table on a torus"
     hubs = fab.chip_hub
     for d in hubs[::7]:
         col = r._torus_column(int(d))
@@ -50,4 +51,65 @@ def test_columns_computed_in_batches_and_on_threads_are_those_computed_one_by_on
     r.ensure(dsts[:5])  # a small batch on one thread, then the rest on every core
     r.ensure(dsts)
     for d in dsts:
-        assert np.array_equal(r.table[:, r.col_of[d]], r._bfs_column(int(d))), d
+        assert np.array_equal(r.column(int(d)), r._bfs_column(int(d))), d
+
+
+def _rule_column(r, d0):
+    """The routing rule of ``Router._bfs_column``, computed directly (a Python BFS): the
+    reference the stored, sparse routes must equal."""
+    r._link_lists()
+    n, relay = len(r.off_nodes), r._relay
+    l_src, l_dst, l_id = r._by_src
+
+    def hops(every):
+        dist = np.full(n, -1)
+        dist[d0], queue = 0, [d0]
+        for x in queue:
+            if x == d0 or every or relay[x]:
+                for s in r._in_src[r._in_ptr[x]:r._in_ptr[x + 1]]:
+                    if dist[s] < 0:
+                        dist[s] = dist[x] + 1
+                        queue.append(s)
+        return dist
+
+    strict = hops(False)
+    loose = hops(True)
+    use = strict[l_src] >= 0
+    here = np.where(use, strict[l_src], loose[l_src])
+    nxt = np.where(use, strict[l_dst], loose[l_dst])
+    good = (nxt >= 0) & (nxt == here - 1) & (~use | (l_dst == d0) | relay[l_dst])
+    spread = int(((int(r.off_nodes[d0]) * 2654435761) % 4294967296) >> 16)
+    col = np.full(n, -1)
+    for x in range(n):
+        links = l_id[good & (l_src == x)]
+        if links.size:
+            col[x] = links[spread % links.size]
+    return col
+
+
+@pytest.mark.parametrize("arch,nodes", [("dgx-a100", 6), ("dgx-h100", 3), ("cpu-cluster", 9), ("pcie-a100", 5)])
+def test_stored_routes_are_the_routing_rule_towards_every_destination(arch, nodes):
+    fab = build_fabric(load_architecture(arch), nodes=nodes, tiles=(1, 1))
+    r = Router(fab)
+    r.ensure(r.off_nodes[::-1])
+    for d in r.off_nodes:
+        want = _rule_column(r, int(r.off_index[d]))
+        assert np.array_equal(r.column(int(d)), want), d
+        got = r.next_link(r.off_nodes, np.full(r.off_nodes.size, d))
+        assert np.array_equal(got, want), d
+
+
+def test_fat_tree_routes_grow_with_destinations_not_with_destinations_times_nodes():
+    """Towards every GPU of 16 and 64 DGX A100 servers, each GPU keeps only the nodes that do
+    not route by their usual rule: a few dozen, growing far slower than the fabric."""
+    per_dest, nodes_off = [], []
+    for nodes in (16, 64):
+        fab = build_fabric(load_architecture("dgx-a100"), nodes=nodes, tiles=(1, 1))
+        r = Router(fab)
+        r.ensure(fab.chip_hub)
+        per_dest.append(r.exc_key.size / r.n_columns)
+        nodes_off.append(len(r.off_nodes))
+    dense = nodes_off[1] * r.n_columns * 4  # the int32 table of every node x destination
+    assert r.route_bytes < dense / 4, (r.route_bytes, dense)
+    assert max(per_dest) < 64, per_dest
+    assert per_dest[1] / per_dest[0] < nodes_off[1] / nodes_off[0] / 2, (per_dest, nodes_off)

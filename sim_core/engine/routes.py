@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from sim_core.compiled import njit
 
-# R = (dims, tile_link, tile_to_hub, hub_to_tile, chip_hub, off_index, col_of, table,
-#      torus_coords, torus_dims, hub_torus_link, node_chip, use_torus)
-# dims: (T, per, C, R, on_chip_torus) int64
+# R = (dims, tile_link, tile_to_hub, hub_to_tile, chip_hub, off_index, col_of, exc_ptr,
+#      torus_coords, torus_dims, hub_torus_link, node_chip, use_torus,
+#      exc_key, exc_link, far_ptr, far_link, col_spread)
+# dims: (T, per, C, R, on_chip_torus, n_off) int64
 
 
 @njit(cache=True)
@@ -38,7 +39,26 @@ def _off_chip(R, u, d_off):
             if dd != 0:
                 return htl[a, k, 0 if dd <= n - dd else 1]
         return -1
-    return R[7][R[5][u], R[6][d_off]]
+    return _stored(R, R[5][u], R[6][d_off])
+
+
+@njit(cache=True, inline="always")
+def _stored(R, row, j):
+    """The stored route at off-chip ``row`` in column ``j``: the column's exception there
+    (a binary search over its few, rows ascending), else the node's usual rule."""
+    exc_ptr, exc_key, exc_link, far_ptr, far_link = R[7], R[13], R[14], R[15], R[16]
+    key = j * R[0][5] + row
+    lo, hi = exc_ptr[j], exc_ptr[j + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if exc_key[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < exc_ptr[j + 1] and exc_key[lo] == key:
+        return exc_link[lo]
+    k = far_ptr[row + 1] - far_ptr[row]
+    return far_link[far_ptr[row] + R[17][j] % k] if k > 0 else -1
 
 
 @njit(cache=True)

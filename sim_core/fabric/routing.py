@@ -5,10 +5,16 @@
 * Leaving a chip: straight down the tile's column to the bottom row, then into the hub.
   Entering a chip: hub to the bottom-row tile of the destination's column, then up.
 * Off-chip (hubs, NICs, switches, hosts): on a chip torus (TPU) dimension order with the
-  shorter way round, computed from chip coordinates (no table). Elsewhere a next-hop table
-  per destination, filled on first use: a shortest path in hops where equal-cost choices are spread deterministically by
-  destination (a hash of ``d`` mod k, as fat trees route), so flows to different GPUs use different
-  spines while one flow never reorders.
+  shorter way round, computed from chip coordinates (no table). Elsewhere a next hop per
+  destination, computed on first use: a shortest path in hops where equal-cost choices are
+  spread deterministically by destination (a hash of ``d`` mod k, as fat trees route), so
+  flows to different GPUs use different spines while one flow never reorders.
+
+Those routes are stored sparsely. Most nodes take the same equal-cost links towards most
+destinations (a GPU its NIC, a leaf its spines), so each node keeps a usual rule (its usual
+links, the destination's spread mod k) and each destination only the nodes that route
+otherwise (about 50 on a DGX fat tree, of thousands): memory grows with destinations times
+the few nodes near them, not destinations times nodes.
 """
 from __future__ import annotations
 
@@ -22,8 +28,11 @@ from sim_core.parallel import thread_map
 
 PARALLEL_COLUMNS = 64
 """From this many new destinations at once, their columns are computed on every core (the
-compiled searches release the GIL); each column is computed alone, so the table is the
+compiled searches release the GIL); each column is computed alone, so the routes are the
 same whichever thread computes it."""
+
+USUAL_SAMPLES = 7
+"""Destinations whose routes set each node's usual rule (``Router._usual_rule``)."""
 
 
 @njit(cache=True, inline="always")
@@ -50,45 +59,82 @@ def _bfs_hops(d0, relay, every_node_relays, in_ptr, in_src, dist, queue):
                 tail += 1
 
 
+@njit(cache=True, inline="always")
+def _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good):
+    """``good[i]``: link ``i`` (given sorted by source) lies on a shortest route to ``d0``
+    by ``Router._bfs_column``'s rule. ``strict``, ``loose`` and ``queue`` are scratch."""
+    m = l_src.shape[0]
+    _bfs_hops(d0, relay, False, in_ptr, in_src, strict, queue)
+    need_loose = False  # only sources the relays cannot reach route through hubs
+    for i in range(m):
+        if strict[l_src[i]] < 0:
+            need_loose = True
+            break
+    if need_loose:
+        _bfs_hops(d0, relay, True, in_ptr, in_src, loose, queue)
+    for i in range(m):
+        s, x = l_src[i], l_dst[i]
+        use_strict = strict[s] >= 0
+        here = strict[s] if use_strict else loose[s]
+        nxt = strict[x] if use_strict else loose[x]
+        ok = (not use_strict) or x == d0 or relay[x]
+        good[i] = nxt >= 0 and nxt == here - 1 and ok
+
+
 @njit(cache=True, nogil=True)
-def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, out, first, work):
-    """Next link from every node towards each destination ``d0s[j]`` into column
-    ``first + j`` of ``out`` ((n, k) int32, -1 where there is none; ``Router._bfs_column``'s
-    rule), links given sorted by (source, link id). One compiled call computes a whole
-    batch; ``work`` holds scratch arrays from ``_scratch``, so nothing is allocated here."""
+def _good_mask(d0, relay, in_ptr, in_src, l_src, l_dst, work):
+    """``_good_links`` towards one destination, into ``work``'s mask (returned)."""
+    strict, loose, queue, counts, seen, good, col = work
+    _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good)
+    return good
+
+
+@njit(cache=True, inline="always")
+def _default_link(far_ptr, far_link, x, spread):
+    """Node ``x``'s next link by its usual rule: its usual equal-cost links, ``spread`` mod k."""
+    k = far_ptr[x + 1] - far_ptr[x]
+    return far_link[far_ptr[x] + spread % k] if k > 0 else -1
+
+
+@njit(cache=True, nogil=True)
+def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, far_ptr, far_link,
+                    exc_row, exc_link, exc_count, work):
+    """Next link from every node towards each destination ``d0s[j]`` (``Router._bfs_column``'s
+    rule), kept only where it differs from the node's usual rule (``_default_link``): rows
+    ascending into ``exc_row``/``exc_link``, their number into ``exc_count[j]``.
+
+    Returns how many destinations were done: it stops before one whose exceptions might not
+    fit (a column has at most n). Links are given sorted by (source, link id); ``work``
+    holds scratch arrays from ``_scratch``, so nothing is allocated here."""
     strict, loose, queue, counts, seen, good, col = work
     n, m = relay.shape[0], l_src.shape[0]
+    pos = 0
     for j in range(d0s.shape[0]):
+        if pos + n > exc_row.shape[0]:
+            return j
         d0, spread = d0s[j], spreads[j]
-        _bfs_hops(d0, relay, False, in_ptr, in_src, strict, queue)
-        need_loose = False  # only sources the relays cannot reach route through hubs
-        for i in range(m):
-            if strict[l_src[i]] < 0:
-                need_loose = True
-                break
-        if need_loose:
-            _bfs_hops(d0, relay, True, in_ptr, in_src, loose, queue)
+        _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good)
         for x in range(n):
             counts[x] = 0
             seen[x] = 0
             col[x] = -1
         for i in range(m):
-            s, x = l_src[i], l_dst[i]
-            use_strict = strict[s] >= 0
-            here = strict[s] if use_strict else loose[s]
-            nxt = strict[x] if use_strict else loose[x]
-            ok = (not use_strict) or x == d0 or relay[x]
-            good[i] = nxt >= 0 and nxt == here - 1 and ok
             if good[i]:
-                counts[s] += 1
+                counts[l_src[i]] += 1
         for i in range(m):
             if good[i]:
                 s = l_src[i]
                 if seen[s] == spread % counts[s]:
                     col[s] = l_id[i]
                 seen[s] += 1
-        for x in range(n):  # one strided pass into the table's column
-            out[x, first + j] = col[x]
+        first = pos
+        for x in range(n):
+            if col[x] != _default_link(far_ptr, far_link, x, spread):
+                exc_row[pos] = x
+                exc_link[pos] = col[x]
+                pos += 1
+        exc_count[j] = pos - first
+    return d0s.shape[0]
 
 
 def _scratch(n: int, m: int) -> tuple:
@@ -118,7 +164,13 @@ class Router:
         off_links = off_links[fabric.link_dst[off_links] >= self.T]
         self.off_links = off_links
         self.col_of = np.full(N, -1, dtype=np.int64)
-        self.table = np.zeros((len(self.off_nodes), 0), dtype=np.int32)
+        # Off-chip routes, stored sparsely: a node's usual rule (its usual equal-cost links,
+        # the destination's spread mod k), and per destination column the nodes that differ.
+        self.col_spread = np.zeros(0, dtype=np.int64)      # (k,) spread of each column
+        self.exc_ptr = np.zeros(1, dtype=np.int64)         # (k + 1,) column j's exceptions
+        self.exc_key = np.zeros(0, dtype=np.int64)         # (E,) j * n_off + node, ascending
+        self.exc_link = np.zeros(0, dtype=np.int64)        # (E,) the link taken there
+        self.far_ptr = self.far_link = None                # (n_off + 1,), (F,): the usual rule
         self._hub_coords = None
         self._tile_rc = None
         if fabric.hub_torus_link is not None:
@@ -130,6 +182,19 @@ class Router:
         self._pure_torus = self._hub_coords is not None and bool((fabric.node_kind[self.off_nodes] == HUB).all())
 
     # ---------------------------------------------------------------- off-chip tables
+    @property
+    def n_columns(self) -> int:
+        """Destinations with routes so far."""
+        return int(self.col_spread.size)
+
+    @property
+    def route_bytes(self) -> int:
+        """Memory held by the off-chip routes."""
+        arrays = [self.col_spread, self.exc_ptr, self.exc_key, self.exc_link]
+        if self.far_ptr is not None:
+            arrays += [self.far_ptr, self.far_link]
+        return int(sum(a.nbytes for a in arrays))
+
     def ensure(self, dst_nodes: np.ndarray) -> None:
         """Make sure next-hop columns exist for these final destinations (any node ids)."""
         dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
@@ -140,35 +205,119 @@ class Router:
         need = np.unique(off[self.col_of[off] < 0])
         if need.size == 0:
             return
+        self._usual_rule()
         torus = np.zeros(need.size, dtype=bool) if self._hub_coords is None else \
             (self.f.node_kind[need] != TILE) & (self.f.node_chip[need] >= 0)
-        cols = np.empty((len(self.off_nodes), need.size), dtype=np.int32)
-        for j in np.flatnonzero(torus):
-            cols[:, j] = self._torus_column(int(need[j]))
-        bfs = np.flatnonzero(~torus)
-        if bfs.size:
-            cols[:, bfs] = self._bfs_columns(need[bfs])
-        start = self.table.shape[1]
-        self.table = np.concatenate([self.table, cols], axis=1)
+        spreads = _spread(need)
+        if torus.any():  # dimension order, compressed against the usual rule like any column
+            counts = np.zeros(need.size, dtype=np.int64)
+            rows, links = [], []
+            for j in np.flatnonzero(torus):
+                r, lk = self._compress(self._torus_column(int(need[j])), int(spreads[j]))
+                counts[j] = r.size
+                rows.append(r)
+                links.append(lk)
+            bfs = np.flatnonzero(~torus)
+            if bfs.size:
+                counts[bfs], r, lk = self._bfs_columns(need[bfs])
+                rows.append(r)
+                links.append(lk)
+            order = np.argsort(np.repeat(np.concatenate([np.flatnonzero(torus), bfs]),
+                                         np.concatenate([counts[torus], counts[bfs]])), kind="stable")
+            rows, links = np.concatenate(rows)[order], np.concatenate(links)[order]
+        else:
+            counts, rows, links = self._bfs_columns(need)
+        start = self.n_columns
+        cols = np.repeat(np.arange(start, start + need.size, dtype=np.int64), counts)
+        self.exc_key = np.concatenate([self.exc_key, cols * len(self.off_nodes) + rows])
+        self.exc_link = np.concatenate([self.exc_link, links])
+        self.exc_ptr = np.concatenate([self.exc_ptr, self.exc_ptr[-1] + np.cumsum(counts)])
+        self.col_spread = np.concatenate([self.col_spread, spreads])
         self.col_of[need] = start + np.arange(need.size)
 
-    def _bfs_columns(self, dsts: np.ndarray) -> np.ndarray:
-        """``_bfs_column`` of each of ``dsts``: (n_off, len(dsts)) int32, in compiled batches,
-        on every core from ``PARALLEL_COLUMNS`` destinations (each column is computed alone,
-        so the table is the same whichever thread computes it)."""
-        self._link_lists()  # shared by the threads: built before any of them reads it
+    def column(self, dst: int) -> np.ndarray:
+        """Next link from every off-chip node towards off-chip node ``dst`` (after
+        ``ensure``): (n_off,) int64, -1 where there is none."""
+        j = int(self.col_of[dst])
+        if j < 0:
+            raise KeyError(f"no routes towards node {dst}: call ensure first")
+        lo, hi = self.exc_ptr[j], self.exc_ptr[j + 1]
+        col = self._usual(np.arange(len(self.off_nodes)), int(self.col_spread[j]))
+        col[self.exc_key[lo:hi] - j * len(self.off_nodes)] = self.exc_link[lo:hi]
+        return col
+
+    def _usual(self, rows: np.ndarray, spread) -> np.ndarray:
+        """The usual rule's link at off-chip ``rows`` for a destination's ``spread`` (scalar
+        or per row): (K,) int64, -1 where a node has no usual link."""
+        k = self.far_ptr[rows + 1] - self.far_ptr[rows]
+        pick = self.far_ptr[rows] + np.asarray(spread) % np.maximum(k, 1)
+        return np.where(k > 0, self.far_link[np.minimum(pick, self.far_link.size - 1)], -1) \
+            if self.far_link.size else np.full(rows.shape, -1, dtype=np.int64)
+
+    def _compress(self, col: np.ndarray, spread: int) -> tuple[np.ndarray, np.ndarray]:
+        """A dense column's exceptions to the usual rule: (rows, links), rows ascending."""
+        rows = np.flatnonzero(col != self._usual(np.arange(col.size), spread))
+        return rows.astype(np.int64), col[rows].astype(np.int64)
+
+    def _usual_rule(self) -> None:
+        """Each node's usual equal-cost links: the most common of its shortest-route link sets
+        towards up to ``USUAL_SAMPLES`` destinations spread over the fabric (chip hubs where
+        there are some). Only how sparse the routes are depends on this choice; every
+        column keeps the exceptions to it, so the routes are exact whatever it is."""
+        if self.far_ptr is not None:
+            return
+        self._link_lists()
+        n, (l_src, l_dst, l_id) = len(self.off_nodes), self._by_src
+        pool = self.off_index[self.f.chip_hub] if self.f.n_chips else np.arange(n)
+        refs = np.unique(pool[np.linspace(0, pool.size - 1, min(USUAL_SAMPLES, pool.size)).astype(np.int64)]) \
+            if pool.size else np.zeros(0, np.int64)
+        work = _scratch(n, l_src.size)
+        goods = np.array([_good_mask(np.int64(d), self._relay, self._in_ptr, self._in_src, l_src, l_dst, work).copy()
+                          for d in refs]).reshape(refs.size, l_src.size)
+        if refs.size:
+            # a set's signature per node: a sum of random 64-bit words of its links (a collision
+            # only makes the routes less sparse, never wrong)
+            word = np.random.default_rng(0).integers(0, 1 << 62, l_src.size, dtype=np.int64)
+            start = np.searchsorted(l_src, np.arange(n))
+            has = np.bincount(l_src, minlength=n) > 0
+            sig = np.stack([np.add.reduceat(np.append(np.where(g, word, 0), 0), start) * has for g in goods])
+            votes = (sig[:, None, :] == sig[None, :, :]).sum(axis=1)    # (refs, n)
+            best = votes.argmax(axis=0)                                   # first of the most common
+            chosen = goods[best[l_src], np.arange(l_src.size)]
+        else:
+            chosen = np.zeros(l_src.size, dtype=bool)
+        self.far_link = l_id[chosen].astype(np.int64)
+        self.far_ptr = np.concatenate([[0], np.cumsum(np.bincount(l_src[chosen], minlength=n))]).astype(np.int64)
+
+    def _bfs_columns(self, dsts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_bfs_column`` of each of ``dsts`` as exceptions to the usual rule: (counts (K,),
+        rows (E,), links (E,)), column by column, rows ascending. Compiled batches, on every
+        core from ``PARALLEL_COLUMNS`` destinations (each column is computed alone, so the
+        result is the same whichever thread computes it)."""
+        self._usual_rule()  # shared by the threads: built before any of them reads it
         d0s = self.off_index[dsts].astype(np.int64)
         spreads = _spread(dsts)
-        out = np.empty((len(self.off_nodes), dsts.size), dtype=np.int32)
-        args = (self._relay, self._in_ptr, self._in_src, *self._by_src, out)
+        args = (self._relay, self._in_ptr, self._in_src, *self._by_src, self.far_ptr, self.far_link)
         n, m = len(self.off_nodes), self._by_src[0].size
+
+        def batch(ab):
+            a, b = ab
+            work, parts, cap = _scratch(n, m), [], max(4 * n, 64 * (b - a))
+            while a < b:
+                rows, links, counts = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(b - a, np.int64)
+                done = int(_next_hops_many(d0s[a:b], spreads[a:b], *args, rows, links, counts, work))
+                used = int(counts[:done].sum())
+                parts.append((counts[:done], rows[:used], links[:used]))
+                a += done
+                cap *= 2
+            return parts
+
         if dsts.size < PARALLEL_COLUMNS:
-            _next_hops_many(d0s, spreads, *args, 0, _scratch(n, m))
-            return out
-        cuts = np.linspace(0, dsts.size, (os.cpu_count() or 1) + 1).astype(np.int64)
-        thread_map(lambda ab: _next_hops_many(d0s[ab[0]:ab[1]], spreads[ab[0]:ab[1]], *args, ab[0], _scratch(n, m)),
-                   list(zip(cuts[:-1], cuts[1:])))
-        return out
+            parts = batch((0, dsts.size))
+        else:
+            cuts = np.linspace(0, dsts.size, (os.cpu_count() or 1) + 1).astype(np.int64)
+            parts = [p for ps in thread_map(batch, list(zip(cuts[:-1], cuts[1:]))) for p in ps]
+        return tuple(np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(3))
 
     def _link_lists(self) -> None:
         """The off-chip links by destination and by source, built on first use."""
@@ -193,8 +342,12 @@ class Router:
         socket that owns the NIC): GPUs forwarding for each other at both ends of a path
         would close a cycle of buffer dependencies through the switches, and finite
         buffers can then deadlock. Switches, NICs and hosts route up/down as fabrics do.
+        Dense, (n_off,) int64, computed afresh (``column`` reads the stored routes).
         """
-        return self._bfs_columns(np.array([dst], dtype=np.int64))[:, 0]
+        counts, rows, links = self._bfs_columns(np.array([dst], dtype=np.int64))
+        col = self._usual(np.arange(len(self.off_nodes)), int(_spread(np.array([dst]))[0]))
+        col[rows] = links
+        return col
 
     def _torus_column(self, dst: int) -> np.ndarray:
         """Dimension-order routing on the chip torus towards hub ``dst`` (shorter way round)."""
@@ -223,16 +376,17 @@ class Router:
 
     def compiled_tables(self) -> tuple:
         """The arrays ``sim_core.engine.routes.next_link`` reads (int64 unless noted):
-        dims (T, tiles per chip, C, R, on-chip torus), tile_link (T, 4), tile_to_hub and
-        hub_to_tile (CH, C), chip_hub (CH,), off_index and col_of (N,), table (n_off, k)
-        int32, torus chip coordinates (CH, 3), torus dims (ndim,), hub_torus_link
-        (CH, ndim, 2), node_chip (N,), use_torus (N,) bool (hubs routed arithmetically)."""
-        key = self.table.shape
+        dims (T, tiles per chip, C, R, on-chip torus, n_off), tile_link (T, 4), tile_to_hub
+        and hub_to_tile (CH, C), chip_hub (CH,), off_index and col_of (N,), exc_ptr (k + 1,),
+        torus chip coordinates (CH, 3), torus dims (ndim,), hub_torus_link (CH, ndim, 2),
+        node_chip (N,), use_torus (N,) bool (hubs routed arithmetically), exc_key and
+        exc_link (E,), far_ptr (n_off + 1,) and far_link (F,) (the usual rule), col_spread (k,)."""
+        key = (self.n_columns, self.far_ptr is not None)
         if getattr(self, "_compiled_key", None) != key:
             f = self.f
             i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
-            N, CH = f.n_nodes, f.n_chips
-            dims = i64([self.T, max(self.per, 1), max(f.tile_cols, 1), max(f.tile_rows, 1), int(f.on_chip_torus)])
+            N, CH, n_off = f.n_nodes, f.n_chips, len(self.off_nodes)
+            dims = i64([self.T, max(self.per, 1), max(f.tile_cols, 1), max(f.tile_rows, 1), int(f.on_chip_torus), n_off])
             if self._hub_coords is not None:
                 coords, tdims, htl = i64(self._hub_coords), i64(self._dims), i64(f.hub_torus_link)
                 use = np.zeros(N, dtype=bool)
@@ -240,9 +394,12 @@ class Router:
             else:
                 coords, tdims, htl = np.zeros((CH, 3), np.int64), np.zeros(0, np.int64), np.zeros((CH, 1, 2), np.int64)
                 use = np.zeros(N, dtype=bool)
+            far_ptr = np.zeros(n_off + 1, np.int64) if self.far_ptr is None else self.far_ptr
+            far_link = np.zeros(0, np.int64) if self.far_link is None else self.far_link
             self._compiled = (dims, i64(f.tile_link), i64(f.tile_to_hub), i64(f.hub_to_tile), i64(f.chip_hub),
-                              i64(self.off_index), i64(self.col_of), np.ascontiguousarray(self.table, dtype=np.int32),
-                              coords, tdims, htl, i64(f.node_chip), use)
+                              i64(self.off_index), i64(self.col_of), i64(self.exc_ptr),
+                              coords, tdims, htl, i64(f.node_chip), use,
+                              i64(self.exc_key), i64(self.exc_link), i64(far_ptr), i64(far_link), i64(self.col_spread))
             self._compiled_key = key
         return self._compiled
 
@@ -289,8 +446,16 @@ class Router:
             if go.any() and self._pure_torus:
                 out[k[go]] = self._torus_next(u[go], d_off[go])
             elif go.any():
-                out[k[go]] = self.table[self.off_index[u[go]], self.col_of[d_off[go]]]
+                out[k[go]] = self._stored(self.off_index[u[go]], self.col_of[d_off[go]])
         return out
+
+    def _stored(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The stored route at off-chip ``rows`` in columns ``cols`` ((K,) each): the column's
+        exception there if it has one, else the node's usual rule."""
+        key = cols * len(self.off_nodes) + rows
+        i = np.minimum(np.searchsorted(self.exc_key, key), max(self.exc_key.size - 1, 0))
+        hit = self.exc_key[i] == key if self.exc_key.size else np.zeros(key.shape, dtype=bool)
+        return np.where(hit, self.exc_link[i] if self.exc_key.size else -1, self._usual(rows, self.col_spread[cols]))
 
     def _torus_next(self, u: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Dimension order between hubs ``u`` and ``d`` ((K,) node ids, u != d), shorter way round."""
