@@ -40,7 +40,7 @@ IH_N, MH_N, C_NFREE, N_DONE, N_STARTED, N_REFUSED, B_INJ, B_DEL, C_MADE, C_DEL, 
 ST_TIME, ST_BUDGET, ST_CHUNKS, ST_OUT, ST_MOTION = 0, 1, 2, 3, 4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def recompute_link(l, T, D, B, C, H, si, now):
     """Choose link ``l``'s next start (earliest; ties round-robin over buffers) and (re)schedule it.
 
@@ -143,17 +143,19 @@ def _push_tail(B, C, b, c):
 
 
 @njit(cache=True)
-def _new_head(b, h, T, B, C, H, si, now):
+def _new_head(b, h, L, c_nxt, c_ready, b_since, H, si, now):
     """Buffer ``b`` has head ``h`` (or none, -1): schedule its delivery, or return the link
-    the head wants next (whose start must be recomputed; -1 if none)."""
-    L = T[0].shape[0]
+    the head wants next (whose start must be recomputed; -1 if none).
+
+    Takes only the arrays it reads: a compiled call passes every array of its tuples
+    field by field, and this one runs twice an event."""
     if h < 0:
         if b < L:
             ih_remove(H, si, b)
         return -1
-    nl = C[4][h]
+    nl = c_nxt[h]
     if nl < 0:
-        ih_set(H, si, b, max(max(C[6][h], B[4][b]), now))
+        ih_set(H, si, b, max(max(c_ready[h], b_since[b]), now))
         return -1
     if b < L:
         ih_remove(H, si, b)
@@ -214,8 +216,8 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0, unit):
     lbytes[l] += size
     link_free[l] = end
     rr_last[l] = b
-    from_b = _new_head(b, B[0][b], T, B, C, H, si, s)
-    into_l = _new_head(l, c, T, B, C, H, si, s) if B[0][l] == c else -1
+    from_b = _new_head(b, B[0][b], L, c_nxt, c_ready, B[4], H, si, s)
+    into_l = _new_head(l, c, L, c_nxt, c_ready, B[4], H, si, s) if B[0][l] == c else -1
     return l, b if b_blocked else -1, from_b, into_l
 
 
@@ -266,7 +268,7 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     si[C_NFREE] += 1
     if Mg[7][m] == 0:
         complete(m, fin[m], Mg, M, O, si)
-    return b if b_blocked else -1, _new_head(b, B[0][b], T, B, C, H, si, t), -1, -1
+    return b if b_blocked else -1, _new_head(b, B[0][b], T[0].shape[0], C[4], C[6], B[4], H, si, t), -1, -1
 
 
 @njit(cache=True, inline="always")
@@ -357,6 +359,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
         if si[N_DONE] >= out_cap or si[N_STARTED] >= out_cap or si[N_REFUSED] >= out_cap:
             return ST_OUT, 0
         sf[0] = t
+        motion = False
         if tm <= ti:
             key = mh_k[0]
             m = key >> 1
@@ -370,15 +373,11 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                         return ST_CHUNKS, n
                 mh_pop(M, si)
                 r = release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg)
-                if r[0] >= 0:
-                    recompute_link(r[0], T, D, B, C, H, si, t)
-                if cfg[3] and si[C_LIVE] > 0:  # asked to stop once something moves (Engine.advance_quiet)
-                    done += 1
-                    si[EVENTS] += 1
-                    return ST_MOTION, 0
+                motion = cfg[3] and si[C_LIVE] > 0  # asked to stop once something moves (Engine.advance_quiet)
             else:
                 mh_pop(M, si)
                 complete(m, t, Mg, M, O, si)
+                r = (-1, -1, -1, -1)
         else:
             # The entry stays in the heap: the event itself re-keys or removes it (a
             # commit recomputes its link, a delivery its buffer's next head), one sift
@@ -388,13 +387,15 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                 r = deliver(e, t, T, D, B, C, H, Mg, M, O, si)
             else:
                 r = commit(e - L, t, T, D, B, C, H, R, si, sf[1], cfg[4])
-            # one inlined copy of recompute_link for every link an event touched, each once
-            for i in range(4):
-                x = r[0] if i == 0 else (r[1] if i == 1 else (r[2] if i == 2 else r[3]))
-                if x >= 0 and (i < 1 or x != r[0]) and (i < 2 or x != r[1]) and (i < 3 or x != r[2]):
-                    recompute_link(x, T, D, B, C, H, si, t)
+        # the one inlined copy of recompute_link, for every link an event touched, each once
+        for i in range(4):
+            x = r[0] if i == 0 else (r[1] if i == 1 else (r[2] if i == 2 else r[3]))
+            if x >= 0 and (i < 1 or x != r[0]) and (i < 2 or x != r[1]) and (i < 3 or x != r[2]):
+                recompute_link(x, T, D, B, C, H, si, t)
         done += 1
         si[EVENTS] += 1
+        if motion:
+            return ST_MOTION, 0
 
 
 @njit(cache=True)
