@@ -236,8 +236,8 @@ def server_tree(groups: list[np.ndarray], head: int, n: float, mirrored: bool = 
     local rank ``head`` (the channel's NIC), a binomial tree between the servers' heads
     (``mirrored``: rooted at the last server, NCCL's second, complementary tree), then back
     down the tree and the chains. Indices are into the ranks; every step carries n bytes."""
-    orders = [np.roll(np.asarray(g, dtype=np.int64), -head) for g in groups]
-    chains = np.stack(orders)  # (servers, ranks per server), column 0 = heads
+    # (servers, ranks per server), column 0 = heads
+    chains = np.roll(np.stack([np.asarray(g, dtype=np.int64) for g in groups]), -head, axis=1)
     heads = chains[:, 0][::-1] if mirrored else chains[:, 0]
     g = chains.shape[1]
     up = [_step(chains[:, g - 1 - j], chains[:, g - 2 - j], n, True) for j in range(g - 1)]

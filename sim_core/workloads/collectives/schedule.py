@@ -193,9 +193,10 @@ def schedule_collective(eng, op: str, algo: str, ranks, nbytes: float, *, protoc
 
     nvls = choice.algo == "nvls"
     pieces = []
+    rank_first = [layout.ext(a) for a in per_rank]  # shared by the pieces, never written
     for k, (steps, nodes) in enumerate(build_pieces(fab, op, choice, ranks, nbytes)):
         # the ranks come first in every piece's nodes (switches, if any, after them)
-        first = [layout.ext(per_rank[r]) if r < len(ranks) else layout.EMPTY for r in range(len(nodes))]
+        first = rank_first[:len(nodes)] + [layout.EMPTY] * (len(nodes) - len(ranks))
         # NVLS pays its latency once: later segments are pipelined behind the first
         pieces.append(layout.Piece(steps, np.asarray(nodes, dtype=np.int64), first, timed=not nvls or k == 0))
     ids, _, (tail_rank, tail_id) = layout.lay_out(eng, pieces, algo=choice.algo, protocol=choice.protocol, eff=eff,
