@@ -62,6 +62,8 @@ def _stored(R, row, j):
     if lo < exc_ptr[j + 1] and exc_key[lo] == key:
         return exc_link[lo]
     k = far_ptr[row + 1] - far_ptr[row]
+    if k == 1:  # most nodes: no division
+        return far_link[far_ptr[row]]
     return far_link[far_ptr[row] + R[17][j] % k] if k > 0 else -1
 
 

@@ -60,9 +60,10 @@ def _bfs_hops(d0, relay, every_node_relays, in_ptr, in_src, dist, queue):
 
 
 @njit(cache=True, inline="always")
-def _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good):
+def _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good, counts):
     """``good[i]``: link ``i`` (given sorted by source) lies on a shortest route to ``d0``
-    by ``Router._bfs_column``'s rule. ``strict``, ``loose`` and ``queue`` are scratch."""
+    by ``Router._bfs_column``'s rule; ``counts[x]``: how many of node x's links are.
+    ``strict``, ``loose`` and ``queue`` are scratch."""
     m = l_src.shape[0]
     _bfs_hops(d0, relay, False, in_ptr, in_src, strict, queue)
     need_loose = False  # only sources the relays cannot reach route through hubs
@@ -72,20 +73,25 @@ def _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, g
             break
     if need_loose:
         _bfs_hops(d0, relay, True, in_ptr, in_src, loose, queue)
+    for x in range(relay.shape[0]):
+        counts[x] = 0
     for i in range(m):
         s, x = l_src[i], l_dst[i]
         use_strict = strict[s] >= 0
         here = strict[s] if use_strict else loose[s]
         nxt = strict[x] if use_strict else loose[x]
         ok = (not use_strict) or x == d0 or relay[x]
-        good[i] = nxt >= 0 and nxt == here - 1 and ok
+        g = nxt >= 0 and nxt == here - 1 and ok
+        good[i] = g
+        if g:
+            counts[s] += 1
 
 
 @njit(cache=True, nogil=True)
 def _good_mask(d0, relay, in_ptr, in_src, l_src, l_dst, work):
     """``_good_links`` towards one destination, into ``work``'s mask (returned)."""
     strict, loose, queue, counts, seen, good, col = work
-    _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good)
+    _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good, counts)
     return good
 
 
@@ -93,6 +99,8 @@ def _good_mask(d0, relay, in_ptr, in_src, l_src, l_dst, work):
 def _default_link(far_ptr, far_link, x, spread):
     """Node ``x``'s next link by its usual rule: its usual equal-cost links, ``spread`` mod k."""
     k = far_ptr[x + 1] - far_ptr[x]
+    if k == 1:  # most nodes (a GPU's NIC, a NIC's leaf): no division
+        return far_link[far_ptr[x]]
     return far_link[far_ptr[x] + spread % k] if k > 0 else -1
 
 
@@ -113,14 +121,10 @@ def _next_hops_many(d0s, spreads, relay, in_ptr, in_src, l_src, l_dst, l_id, far
         if pos + n > exc_row.shape[0]:
             return j
         d0, spread = d0s[j], spreads[j]
-        _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good)
+        _good_links(d0, relay, in_ptr, in_src, l_src, l_dst, strict, loose, queue, good, counts)
         for x in range(n):
-            counts[x] = 0
             seen[x] = 0
             col[x] = -1
-        for i in range(m):
-            if good[i]:
-                counts[l_src[i]] += 1
         for i in range(m):
             if good[i]:
                 s = l_src[i]
