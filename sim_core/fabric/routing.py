@@ -13,8 +13,9 @@
 Those routes are stored sparsely. Most nodes take the same equal-cost links towards most
 destinations (a GPU its NIC, a leaf its spines), so each node keeps a usual rule (its usual
 links, the destination's spread mod k) and each destination only the nodes that route
-otherwise (about 50 on a DGX fat tree, of thousands): memory grows with destinations times
-the few nodes near them, not destinations times nodes.
+otherwise (31 of 288 nodes towards a GPU of 16 DGX A100 servers, 73 of 9,152 on 512): memory
+grows with destinations times the few nodes that route to them differently, not with
+destinations times nodes.
 """
 from __future__ import annotations
 
