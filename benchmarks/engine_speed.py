@@ -8,6 +8,9 @@ Prints wall time, events processed and events per second for:
 * ``app``: the app's default workload (2 DGX A100 servers, 4x8 tiles per GPU, 8 MB ring
   all-reduce over 8 channels, 8192 B chunks) for 1 ms of simulated time, in 10 us steps;
 * ``idle``: one idle step on a mesh of about a million links (500 x 500 tiles);
+* ``routes``: off-chip routes from every node towards every GPU of 512 DGX A100 servers
+  (4,096 GPUs): build time, bytes stored, exceptions a destination, and the bytes a dense
+  int32 table of every node x destination would take;
 * ``compile``: the first call of the compiled event loop in a fresh process (with the
   on-disk cache as it is; delete ``sim_core/engine/__pycache__`` to see a cold compile).
 
@@ -21,7 +24,7 @@ import subprocess
 import sys
 import time
 
-CASES = ("compile", "ring64", "ring256", "auto1024", "app", "idle")
+CASES = ("compile", "ring64", "ring256", "auto1024", "app", "idle", "routes")
 
 
 def _collective(nodes: int, nbytes: float, algo: str) -> dict:
@@ -86,6 +89,21 @@ def _idle() -> dict:
     return {"wall_s": walls[len(walls) // 2], "events": 0, "links": fab.n_links, "policy": eng.policy}
 
 
+def _routes() -> dict:
+    from sim_core.fabric.build import build_fabric
+    from sim_core.fabric.routing import Router
+    from sim_core.spec.loader import load_architecture
+
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=512, tiles=(1, 1))
+    r = Router(fab)
+    t0 = time.perf_counter()
+    r.ensure(fab.chip_hub)
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "events": 0, "route_bytes": r.route_bytes, "destinations": r.n_columns,
+            "exceptions_per_destination": round(r.exc_key.size / r.n_columns, 1),
+            "dense_table_bytes": len(r.off_nodes) * r.n_columns * 4}
+
+
 def _compile() -> dict:
     code = ("import time; t=time.perf_counter(); from sim_core import Engine, build_fabric, load_architecture;"
             "f=build_fabric(load_architecture('dgx-a100'), nodes=2, tiles=(1,2)); e=Engine(f);"
@@ -103,6 +121,7 @@ RUNNERS = {
     "auto1024": lambda: _collective(128, 1e9, "auto"),
     "app": _app,
     "idle": _idle,
+    "routes": _routes,
 }
 
 
