@@ -41,6 +41,18 @@ def test_the_torus_routes_by_arithmetic_as_its_dimension_order_table_did():
         assert np.array_equal(got, col[r.off_index[here]])
 
 
+def test_torus_columns_stored_sparsely_are_dimension_order():
+    """A torus with other off-chip nodes keeps its hubs' dimension-order columns as
+    exceptions to the usual rule (the presets' tori are pure: forced here)."""
+    fab = build_fabric(load_architecture("tpu-v4"), dims=[4, 3, 2], tiles=(1, 1))
+    r = Router(fab)
+    r._pure_torus = False
+    r.ensure(fab.chip_hub[::-1])
+    assert r.n_columns == fab.n_chips
+    for d in fab.chip_hub:
+        assert np.array_equal(r.column(int(d)), r._torus_column(int(d))), d
+
+
 @pytest.mark.parametrize("arch", ["dgx-a100", "cpu-cluster", "pcie-a100"])
 def test_columns_computed_in_batches_and_on_threads_are_those_computed_one_by_one(arch):
     from sim_core.fabric import routing

@@ -213,32 +213,23 @@ class Router:
         self._usual_rule()
         torus = np.zeros(need.size, dtype=bool) if self._hub_coords is None else \
             (self.f.node_kind[need] != TILE) & (self.f.node_chip[need] >= 0)
-        spreads = _spread(need)
-        if torus.any():  # dimension order, compressed against the usual rule like any column
-            counts = np.zeros(need.size, dtype=np.int64)
-            rows, links = [], []
-            for j in np.flatnonzero(torus):
-                r, lk = self._compress(self._torus_column(int(need[j])), int(spreads[j]))
-                counts[j] = r.size
-                rows.append(r)
-                links.append(lk)
-            bfs = np.flatnonzero(~torus)
-            if bfs.size:
-                counts[bfs], r, lk = self._bfs_columns(need[bfs])
-                rows.append(r)
-                links.append(lk)
-            order = np.argsort(np.repeat(np.concatenate([np.flatnonzero(torus), bfs]),
-                                         np.concatenate([counts[torus], counts[bfs]])), kind="stable")
-            rows, links = np.concatenate(rows)[order], np.concatenate(links)[order]
-        else:
-            counts, rows, links = self._bfs_columns(need)
+        if torus.any():  # dimension order, compressed like any column
+            hubs = need[torus]
+            parts = [self._compress(self._torus_column(int(d)), int(sp)) for d, sp in zip(hubs, _spread(hubs))]
+            self._append(hubs, *(np.concatenate([p[i] for p in parts]) for i in range(3)))
+        if not torus.all():
+            self._append(need[~torus], *self._bfs_columns(need[~torus]))
+
+    def _append(self, dsts: np.ndarray, counts: np.ndarray, rows: np.ndarray, links: np.ndarray) -> None:
+        """New columns for ``dsts`` ((K,) node ids): their exceptions to the usual rule,
+        ``counts`` (K,) a column, ``rows`` and ``links`` (E,) column by column, rows ascending."""
         start = self.n_columns
-        cols = np.repeat(np.arange(start, start + need.size, dtype=np.int64), counts)
+        cols = np.repeat(np.arange(start, start + dsts.size, dtype=np.int64), counts)
         self.exc_key = np.concatenate([self.exc_key, cols * len(self.off_nodes) + rows])
         self.exc_link = np.concatenate([self.exc_link, links])
         self.exc_ptr = np.concatenate([self.exc_ptr, self.exc_ptr[-1] + np.cumsum(counts)])
-        self.col_spread = np.concatenate([self.col_spread, spreads])
-        self.col_of[need] = start + np.arange(need.size)
+        self.col_spread = np.concatenate([self.col_spread, _spread(dsts)])
+        self.col_of[dsts] = start + np.arange(dsts.size)
 
     def column(self, dst: int) -> np.ndarray:
         """Next link from every off-chip node towards off-chip node ``dst`` (after
@@ -259,10 +250,11 @@ class Router:
         return np.where(k > 0, self.far_link[np.minimum(pick, self.far_link.size - 1)], -1) \
             if self.far_link.size else np.full(rows.shape, -1, dtype=np.int64)
 
-    def _compress(self, col: np.ndarray, spread: int) -> tuple[np.ndarray, np.ndarray]:
-        """A dense column's exceptions to the usual rule: (rows, links), rows ascending."""
+    def _compress(self, col: np.ndarray, spread: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A dense column's exceptions to the usual rule, as ``_bfs_columns`` gives them:
+        (counts (1,), rows, links), rows ascending."""
         rows = np.flatnonzero(col != self._usual(np.arange(col.size), spread))
-        return rows.astype(np.int64), col[rows].astype(np.int64)
+        return np.array([rows.size], np.int64), rows.astype(np.int64), col[rows].astype(np.int64)
 
     def _usual_rule(self) -> None:
         """Each node's usual equal-cost links: the most common of its shortest-route link sets
