@@ -125,3 +125,27 @@ def test_fat_tree_routes_grow_with_destinations_not_with_destinations_times_node
     assert r.route_bytes < dense / 4, (r.route_bytes, dense)
     assert max(per_dest) < 64, per_dest
     assert per_dest[1] / per_dest[0] < nodes_off[1] / nodes_off[0] / 2, (per_dest, nodes_off)
+
+
+def test_engines_on_one_fabric_share_its_routes_and_threads_extend_them_consistently():
+    """Routes depend on the topology alone: every engine on a fabric shares one router, so a
+    destination is searched once. Threads ensuring columns at once (the app's studies run
+    engines side by side) give the routes a lone router computes, and a table handed out
+    before a new column keeps pointing at its own columns."""
+    from sim_core import Engine
+    from sim_core.parallel import thread_map
+    fab = build_fabric(load_architecture("dgx-a100"), nodes=8, tiles=(1, 1))
+    a, b = Engine(fab), Engine(fab)
+    assert a.router is b.router is Router.of(fab)
+    assert Router.of(build_fabric(load_architecture("dgx-a100"), nodes=8, tiles=(1, 1))) is not a.router
+    hubs = fab.chip_hub
+    a.router.ensure(hubs[:4])
+    before = a.router.compiled_tables()
+    cols_before = before[6].copy()
+    thread_map(lambda part: a.router.ensure(part), [hubs[4:20], hubs[10:40], hubs[30:], hubs[::3]])
+    assert np.array_equal(before[6], cols_before), "a handed-out column map never changes under a running loop"
+    alone = Router(fab)
+    alone.ensure(hubs)
+    for d in hubs:
+        assert np.array_equal(a.router.column(int(d)), alone.column(int(d))), d
+    assert a.router.n_columns == hubs.size, "each destination searched once"

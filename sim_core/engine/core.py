@@ -140,7 +140,7 @@ class Engine(EngineState, EngineQueries, WorkAdding):
             raise ValueError("forward_bytes must be >= 1 (or None: store and forward whole chunks)")
         self.forward_bytes = None if forward_bytes is None else int(forward_bytes)
         self.f = fabric
-        self.router = Router(fabric)
+        self.router = Router.of(fabric)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.chunk_bytes = int(chunk_bytes)

@@ -87,7 +87,7 @@ class RoundsEngine(WorkAdding):
             raise ValueError("the rounds policy stores and forwards whole chunks: forward_bytes needs policy='events'")
         self.forward_bytes = None
         self.f = fabric
-        self.router = Router(fabric)
+        self.router = Router.of(fabric)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.chunk_bytes = int(chunk_bytes)

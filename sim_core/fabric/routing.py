@@ -16,10 +16,15 @@ links, the destination's spread mod k) and each destination only the nodes that 
 otherwise (31 of 288 nodes towards a GPU of 16 DGX A100 servers, 73 of 9,152 on 512): memory
 grows with destinations times the few nodes that route to them differently, not with
 destinations times nodes.
+
+Routes are a function of the topology alone, so every engine and program builder on one
+fabric shares its router (``Router.of``): a destination's column is searched once per
+fabric, not once per engine (a projection runs an engine per communication).
 """
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 from sim_core.compiled import njit
@@ -154,10 +159,30 @@ def _spread(dsts: np.ndarray) -> np.ndarray:
     return ((dsts.astype(np.int64) * 2654435761) % 4294967296) >> 16
 
 
+_SHARED_ATTR = "_shared_router"
+_SHARED_LOCK = threading.Lock()
+
+
 class Router:
-    """Vectorized next-hop function over a ``Fabric``."""
+    """Vectorized next-hop function over a ``Fabric``.
+
+    Thread-safe: ``ensure`` and ``compiled_tables`` hold the router's lock, and a new
+    column replaces ``col_of`` instead of writing into it, so a compiled loop running on
+    another thread keeps reading the consistent tables it was handed."""
+
+    @classmethod
+    def of(cls, fabric: Fabric) -> "Router":
+        """The router shared by everything simulated on ``fabric`` (made on first use and
+        kept on the fabric: routes depend only on its nodes and links, which never change)."""
+        with _SHARED_LOCK:
+            router = fabric.__dict__.get(_SHARED_ATTR)
+            if router is None:
+                router = cls(fabric)
+                fabric.__dict__[_SHARED_ATTR] = router
+            return router
 
     def __init__(self, fabric: Fabric):
+        self._lock = threading.RLock()
         self.f = fabric
         self.T = fabric.n_tiles
         self.per = fabric.tile_rows * fabric.tile_cols
@@ -205,6 +230,10 @@ class Router:
         dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
         if dst_nodes.size == 0 or self._pure_torus:
             return
+        with self._lock:
+            self._ensure(dst_nodes)
+
+    def _ensure(self, dst_nodes: np.ndarray) -> None:
         is_tile = dst_nodes < self.T
         off = np.where(is_tile, self.f.chip_hub[np.minimum(dst_nodes // max(self.per, 1), self.f.n_chips - 1)], dst_nodes)
         need = np.unique(off[self.col_of[off] < 0])
@@ -229,18 +258,21 @@ class Router:
         self.exc_link = np.concatenate([self.exc_link, links])
         self.exc_ptr = np.concatenate([self.exc_ptr, self.exc_ptr[-1] + np.cumsum(counts)])
         self.col_spread = np.concatenate([self.col_spread, _spread(dsts)])
-        self.col_of[dsts] = start + np.arange(dsts.size)
+        col_of = self.col_of.copy()  # a new array: tables already handed out stay consistent
+        col_of[dsts] = start + np.arange(dsts.size)
+        self.col_of = col_of
 
     def column(self, dst: int) -> np.ndarray:
         """Next link from every off-chip node towards off-chip node ``dst`` (after
         ``ensure``): (n_off,) int64, -1 where there is none."""
-        j = int(self.col_of[dst])
-        if j < 0:
-            raise KeyError(f"no routes towards node {dst}: call ensure first")
-        lo, hi = self.exc_ptr[j], self.exc_ptr[j + 1]
-        col = self._usual(np.arange(len(self.off_nodes)), int(self.col_spread[j]))
-        col[self.exc_key[lo:hi] - j * len(self.off_nodes)] = self.exc_link[lo:hi]
-        return col
+        with self._lock:
+            j = int(self.col_of[dst])
+            if j < 0:
+                raise KeyError(f"no routes towards node {dst}: call ensure first")
+            lo, hi = self.exc_ptr[j], self.exc_ptr[j + 1]
+            col = self._usual(np.arange(len(self.off_nodes)), int(self.col_spread[j]))
+            col[self.exc_key[lo:hi] - j * len(self.off_nodes)] = self.exc_link[lo:hi]
+            return col
 
     def _usual(self, rows: np.ndarray, spread) -> np.ndarray:
         """The usual rule's link at off-chip ``rows`` for a destination's ``spread`` (scalar
@@ -378,6 +410,10 @@ class Router:
         torus chip coordinates (CH, 3), torus dims (ndim,), hub_torus_link (CH, ndim, 2),
         node_chip (N,), use_torus (N,) bool (hubs routed arithmetically), exc_key and
         exc_link (E,), far_ptr (n_off + 1,) and far_link (F,) (the usual rule), col_spread (k,)."""
+        with self._lock:
+            return self._compiled_tables()
+
+    def _compiled_tables(self) -> tuple:
         key = (self.n_columns, self.far_ptr is not None)
         if getattr(self, "_compiled_key", None) != key:
             f = self.f
@@ -443,7 +479,8 @@ class Router:
             if go.any() and self._pure_torus:
                 out[k[go]] = self._torus_next(u[go], d_off[go])
             elif go.any():
-                out[k[go]] = self._stored(self.off_index[u[go]], self.col_of[d_off[go]])
+                with self._lock:  # the column map and its exceptions from the same moment
+                    out[k[go]] = self._stored(self.off_index[u[go]], self.col_of[d_off[go]])
         return out
 
     def _stored(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -74,8 +74,9 @@ class CollectiveHandle:
 
 
 def fabric_router(fabric) -> Router:
-    """A router for looking up paths while building programs (the engine keeps its own)."""
-    return Router(fabric)
+    """The fabric's router, for looking up paths while building programs (the engines on
+    the fabric share it: ``Router.of``)."""
+    return Router.of(fabric)
 
 
 def in_flight(protocol: str) -> int:
