@@ -142,13 +142,13 @@ def _push_tail(B, C, b, c):
     b_last[b] = c
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _new_head(b, h, L, c_nxt, c_ready, b_since, H, si, now):
     """Buffer ``b`` has head ``h`` (or none, -1): schedule its delivery, or return the link
     the head wants next (whose start must be recomputed; -1 if none).
 
-    Takes only the arrays it reads: a compiled call passes every array of its tuples
-    field by field, and this one runs twice an event."""
+    Inlined at one call site only, in ``run``: events hand it their new heads as (buffer,
+    head) pairs. Three inlined copies ran faster still but doubled the cold compile."""
     if h < 0:
         if b < L:
             ih_remove(H, si, b)
@@ -164,9 +164,11 @@ def _new_head(b, h, L, c_nxt, c_ready, b_since, H, si, now):
 
 @njit(cache=True, inline="always")
 def commit(l, s, T, D, B, C, H, R, si, t_step0, unit):
-    """The head of ``pick[l]`` starts on link ``l`` at ``s``. Returns the links whose next
-    start may have changed (-1: none): ``l``, the buffer it left, and the links the new
-    heads of both buffers want. ``run`` recomputes them once the state is final
+    """The head of ``pick[l]`` starts on link ``l`` at ``s``. Returns what changed, for
+    ``run`` to finish: ``(l, b, nb0, h0, nb1, h1)``, the links whose next start may have
+    changed (``l``; the buffer ``b`` it left, -1 unless that may free a waiting link) and
+    up to two buffers with a new head ``h`` (``nb`` -1: none) whose ``_new_head`` adds the
+    link that head wants. ``run`` recomputes the links once the state is final
     (``recompute_link`` only reads the state, so it may run after every change).
 
     Chunks larger than ``unit`` bytes move cut-through: a node passes a chunk on once its
@@ -216,9 +218,8 @@ def commit(l, s, T, D, B, C, H, R, si, t_step0, unit):
     lbytes[l] += size
     link_free[l] = end
     rr_last[l] = b
-    from_b = _new_head(b, B[0][b], L, c_nxt, c_ready, B[4], H, si, s)
-    into_l = _new_head(l, c, L, c_nxt, c_ready, B[4], H, si, s) if B[0][l] == c else -1
-    return l, b if b_blocked else -1, from_b, into_l
+    # the new heads of both buffers, for run's one inlined _new_head (-1: no new head of l)
+    return l, b if b_blocked else -1, b, B[0][b], l if B[0][l] == c else -1, c
 
 
 @njit(cache=True, inline="always")
@@ -245,8 +246,9 @@ def complete(m, t, Mg, M, O, si):
 
 @njit(cache=True, inline="always")
 def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
-    """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns the
-    links to recompute (as ``commit``): link ``b`` only when it may be waiting for the slot."""
+    """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns what
+    changed (as ``commit``): link ``b`` only when it may be waiting for the slot, and
+    buffer ``b``'s new head."""
     b_blocked = B[3][b] - B[2][b] >= T[5][b] - 1
     c = _pop_head(B, C, b)
     _want(B, C, b)
@@ -268,7 +270,7 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     si[C_NFREE] += 1
     if Mg[7][m] == 0:
         complete(m, fin[m], Mg, M, O, si)
-    return b if b_blocked else -1, _new_head(b, B[0][b], T[0].shape[0], C[4], C[6], B[4], H, si, t), -1, -1
+    return b if b_blocked else -1, -1, b, B[0][b], -1, -1
 
 
 @njit(cache=True, inline="always")
@@ -280,7 +282,7 @@ def message_chunks(size, chunk_bytes, max_chunks):
 @njit(cache=True, inline="always")
 def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
     """Message ``m`` is released at ``t``: compute starts, local work completes, chunks queue.
-    Returns the links to recompute (as ``commit``): the first link, if its queue was empty."""
+    Returns what changed (as ``commit``): the first link, if its queue was empty."""
     (m_src, m_dst, m_size, m_kind, m_state, m_retain, m_deps, m_left, m_delay, m_duration,
      m_ready, m_release, m_finish, dep_ptr, dep_to) = Mg
     chunk_bytes, max_chunks, queue_limit = cfg[0], cfg[1], cfg[2]
@@ -290,13 +292,13 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         O[1][si[N_STARTED]] = m
         si[N_STARTED] += 1
         mh_push(M, si, t + m_duration[m], 2 * m)
-        return -1, -1, -1, -1
+        return -1, -1, -1, -1, -1, -1
     size = m_size[m]
     if size == 0 or m_src[m] == m_dst[m]:
         si[B_INJ] += size
         si[B_DEL] += size
         complete(m, t, Mg, M, O, si)
-        return -1, -1, -1, -1
+        return -1, -1, -1, -1, -1, -1
     first = next_link(R, m_src[m], m_dst[m])
     q = L + first
     if queue_limit >= 0 and not m_retain[m] and B[3][q] - B[2][q] >= queue_limit:
@@ -305,7 +307,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         m_state[m] = FREE
         O[2][si[N_REFUSED]] = m
         si[N_REFUSED] += 1
-        return -1, -1, -1, -1
+        return -1, -1, -1, -1, -1, -1
     cb, n = message_chunks(size, chunk_bytes, max_chunks)
     m_left[m] = n
     si[B_INJ] += size
@@ -326,7 +328,7 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
         C[10][c] = t  # every byte is at its source
         _push_tail(B, C, q, c)
     _want(B, C, q)
-    return first if was_empty else -1, -1, -1, -1
+    return first if was_empty else -1, -1, -1, -1, -1, -1
 
 
 @njit(cache=True, nogil=True)  # nogil: independent engines run side by side on threads (sim_core.parallel)
@@ -377,7 +379,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
             else:
                 mh_pop(M, si)
                 complete(m, t, Mg, M, O, si)
-                r = (-1, -1, -1, -1)
+                r = (-1, -1, -1, -1, -1, -1)
         else:
             # The entry stays in the heap: the event itself re-keys or removes it (a
             # commit recomputes its link, a delivery its buffer's next head), one sift
@@ -387,10 +389,21 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                 r = deliver(e, t, T, D, B, C, H, Mg, M, O, si)
             else:
                 r = commit(e - L, t, T, D, B, C, H, R, si, sf[1], cfg[4])
+        # the one inlined copy of _new_head, for the (buffer, head) pairs the event left
+        r2, r3 = -1, -1
+        for j in range(2):
+            nb = r[2] if j == 0 else r[4]
+            if nb >= 0:
+                x = _new_head(nb, r[3] if j == 0 else r[5], L, C[4], C[6], B[4], H, si, t)
+                if j == 0:
+                    r2 = x
+                else:
+                    r3 = x
         # the one inlined copy of recompute_link, for every link an event touched, each once
+        r0, r1 = r[0], r[1]
         for i in range(4):
-            x = r[0] if i == 0 else (r[1] if i == 1 else (r[2] if i == 2 else r[3]))
-            if x >= 0 and (i < 1 or x != r[0]) and (i < 2 or x != r[1]) and (i < 3 or x != r[2]):
+            x = r0 if i == 0 else (r1 if i == 1 else (r2 if i == 2 else r3))
+            if x >= 0 and (i < 1 or x != r0) and (i < 2 or x != r1) and (i < 3 or x != r2):
                 recompute_link(x, T, D, B, C, H, si, t)
         done += 1
         si[EVENTS] += 1
