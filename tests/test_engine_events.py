@@ -266,6 +266,24 @@ def test_a_cut_through_chunk_arrives_when_its_units_stored_and_forwarded_would(a
     assert whole > 2 * units  # stored and forwarded whole, the big chunk waits at every hop
 
 
+@pytest.mark.parametrize("arch,nodes,far", [("dgx-a100", 2, 1), ("dgx-a100", 2, 9), ("pcie-a100", 2, 5), ("tpu-v4", None, 3)])
+def test_messages_of_unequal_cut_through_chunks_arrive_when_their_units_would(arch, nodes, far):
+    # The identity for whole messages, device to device: two messages of 5 units back to
+    # back, in chunks of 4 units (a 4-unit chunk, then a 1-unit one), finish when messages
+    # of one-unit chunks do. The destination reads a cut-through chunk as its units arrive,
+    # so the small chunk behind a big one is not held back by the big one's whole size.
+    spec = load_architecture(arch)
+    fab = build_fabric(spec, nodes=nodes, tiles=(1, 1)) if nodes else build_fabric(spec, tiles=(1, 1))
+    unit, src, dst = 65536, int(fab.device_node(0)), int(fab.device_node(far))
+    finish = []
+    for chunk, forward in ((unit, None), (4 * unit, unit)):
+        eng = Engine(fab, chunk_bytes=chunk, policy="events", forward_bytes=forward)
+        ids = [eng.send(src, dst, 5 * unit), eng.send(src, dst, 5 * unit)]
+        eng.run_until_idle()
+        finish.append(eng.message_times(ids)[1])
+    assert finish[1] == pytest.approx(finish[0], rel=1e-12)
+
+
 def test_cut_through_needs_the_event_policy():
     with pytest.raises(ValueError, match="forward_bytes"):
         Engine(build_mesh_fabric(4), chunk_bytes=64, forward_bytes=16, policy="rounds")

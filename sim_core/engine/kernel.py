@@ -245,7 +245,7 @@ def complete(m, t, Mg, M, O, si):
 
 
 @njit(cache=True, inline="always")
-def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
+def deliver(b, t, T, D, B, C, H, Mg, M, O, si, unit):
     """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns what
     changed (as ``commit``): link ``b`` only when it may be waiting for the slot, and
     buffer ``b``'s new head."""
@@ -254,7 +254,10 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si):
     _want(B, C, b)
     size = C[7][c]
     D[2][C[8][c]] = t
-    B[4][b] = t + size / T[2][b]
+    # ejection, one read port at the link's rate: the next chunk is read after this one's
+    # last unit (a cut-through chunk was read as its units came in; reading it again whole
+    # would hold back the chunk behind it by its full size)
+    B[4][b] = t + min(size, unit) / T[2][b]
     si[B_DEL] += size
     si[C_DEL] += 1
     si[C_DEL_STEP] += 1
@@ -386,7 +389,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
             # instead of a removal and a re-insertion; pops depend on the keys alone.
             e = ih_heap[0]
             if e < L:
-                r = deliver(e, t, T, D, B, C, H, Mg, M, O, si)
+                r = deliver(e, t, T, D, B, C, H, Mg, M, O, si, cfg[4])
             else:
                 r = commit(e - L, t, T, D, B, C, H, R, si, sf[1], cfg[4])
         # the one inlined copy of _new_head, for the (buffer, head) pairs the event left
