@@ -117,6 +117,8 @@ class MeshView(pg.PlotWidget):
         self._marks = pg.ScatterPlotItem(pxMode=True, size=MARK_PX, symbol="o", brush=None,
                                          pen=pg.mkPen((255, 255, 0), width=3))
         self._marks.setZValue(11)
+        self._marks.setVisible(False)  # shown by mark_nodes; an empty scatter still costs a paint a frame
+        self._marks.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(self._marks)
         self.marked: list[int] = []
         self._particles = []
@@ -203,6 +205,9 @@ class MeshView(pg.PlotWidget):
             s = pg.ScatterPlotItem(f.node_x[idx], f.node_y[idx], pxMode=True, size=size, symbol=sym,
                                    pen=pg.mkPen((20, 20, 25), width=1), brush=pg.mkBrush(*rgb))
             s.setZValue(6)
+            # Nodes only change with the zoom; the chunks drawn over them every frame would
+            # otherwise have pyqtgraph place thousands of symbols again each frame.
+            s.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
             self.addItem(s)
             self._node_items.append((s, size, size))
 
@@ -368,6 +373,7 @@ class MeshView(pg.PlotWidget):
         self.marked = [int(v) for v in nodes]
         sel = np.asarray(self.marked, dtype=np.int64)
         self._marks.setData(self.fabric.node_x[sel], self.fabric.node_y[sel])
+        self._marks.setVisible(bool(self.marked))
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.fabric is None:
