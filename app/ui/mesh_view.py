@@ -36,6 +36,7 @@ MARK_PX = 26
 SERVER_LABEL_Z = 9  # above links and the pinned path (8), below chunks (10)
 PARTICLE_PX = 6
 LINK_EVERY = 4
+NODE_CACHE_MIN = 512  # a node kind with at least this many symbols is drawn from a cached pixmap
 
 
 class MeshView(pg.PlotWidget):
@@ -205,9 +206,12 @@ class MeshView(pg.PlotWidget):
             s = pg.ScatterPlotItem(f.node_x[idx], f.node_y[idx], pxMode=True, size=size, symbol=sym,
                                    pen=pg.mkPen((20, 20, 25), width=1), brush=pg.mkBrush(*rgb))
             s.setZValue(6)
-            # Nodes only change with the zoom; the chunks drawn over them every frame would
-            # otherwise have pyqtgraph place thousands of symbols again each frame.
-            s.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+            if idx.size >= NODE_CACHE_MIN:
+                # Nodes only change with the zoom; the chunks drawn over them every frame would
+                # otherwise have pyqtgraph place thousands of symbols again each frame (a pod's
+                # hubs: ~1.8 ms). Only for many: via the pixmap a few edge pixels of antialiased
+                # symbols come out one level apart, not worth it for a few dozen symbols.
+                s.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
             self.addItem(s)
             self._node_items.append((s, size, size))
 
