@@ -243,12 +243,21 @@ class MeshView(pg.PlotWidget):
             self._update_chips(util)
         p = rm.particle_positions(self.geom, engine.chunk_state(), display_t)
         self.last_particles = p
-        order = np.argsort(p.color, kind="stable")
-        bounds = np.searchsorted(p.color[order], np.arange(len(self._particles) + 1))
+        counts = np.bincount(p.color, minlength=len(self._particles))
+        used = np.flatnonzero(counts)
+        if used.size == 1:  # one colour (a pod's all-reduce): every chunk, in order, no sort
+            sels = {int(used[0]): slice(None)}
+        else:  # a stable sort of small ints (uint8: numpy's radix sort) groups the chunks by colour
+            order = np.argsort(p.color.astype(np.uint8), kind="stable")
+            bounds = np.r_[0, np.cumsum(counts)]
+            sels = {int(i): order[bounds[i]:bounds[i + 1]] for i in used}
         length = self._streak
         for i, item in enumerate(self._particles):
-            sel = order[bounds[i]:bounds[i + 1]]
-            item.setData(*rm.particle_segments(p, length, sel))
+            sel = sels.get(i)
+            if sel is not None:
+                item.setData(*rm.particle_segments(p, length, sel))
+            elif item.getData()[0] is not None and len(item.getData()[0]):  # a colour gone: clear it once
+                item.setData(np.zeros(0), np.zeros(0))
 
     def _link_load(self, engine) -> np.ndarray:
         """Each link's mean utilization since the previous sample; the same answer while time stands still."""
