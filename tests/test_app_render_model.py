@@ -213,3 +213,18 @@ def test_link_geometry_derived_vectors():
     assert np.allclose(g.length, [1.0, 1.0, 1.0])
     assert np.allclose(g.ux, [1.0, 1.0, -1.0]) and np.allclose(g.uy, 0.0)
     assert np.array_equal(g.dx, g.x1 - g.x0)
+
+
+def test_chip_load_from_a_precomputed_index_is_the_same():
+    rng = np.random.default_rng(5)
+    n_nodes, n_links, n_chips = 60, 400, 7
+    node_chip = rng.integers(-1, n_chips, n_nodes)  # -1: a node on no chip (a switch)
+    src, kind = rng.integers(0, n_nodes, n_links), rng.integers(0, 3, n_links)
+    util = rng.random(n_links)
+    want = rm.chip_load(util, src, kind, node_chip, n_chips)
+    got = rm.chip_load_of(util, rm.chip_link_index(src, kind, node_chip, n_chips))
+    assert np.array_equal(got, want) and got.shape == (n_chips,)
+    # by hand: the mean over each chip's on-chip links
+    for c in range(n_chips):
+        mine = (kind == 0) & (node_chip[src] == c)
+        assert np.isclose(want[c], util[mine].mean() if mine.any() else 0.0)

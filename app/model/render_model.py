@@ -244,11 +244,23 @@ def box_segments(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def chip_load(util: np.ndarray, link_src, link_kind, node_chip, n_chips: int) -> np.ndarray:
     """(CH,) mean utilization of each chip's on-chip links (what a zoomed-out chip shows)."""
-    onchip = (np.asarray(link_kind) == 0)
+    return chip_load_of(util, chip_link_index(link_src, link_kind, node_chip, n_chips))
+
+
+def chip_link_index(link_src, link_kind, node_chip, n_chips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``chip_load`` needs of a fabric, once per fabric: (on-chip links with a chip,
+    their chip, on-chip link count per chip (CH,))."""
+    onchip = np.flatnonzero(np.asarray(link_kind) == 0)
     chip = np.asarray(node_chip)[np.asarray(link_src)[onchip]]
     ok = chip >= 0
-    total = np.bincount(chip[ok], weights=util[onchip][ok], minlength=n_chips)
-    count = np.bincount(chip[ok], minlength=n_chips)
+    links, chip = onchip[ok], chip[ok]
+    return links, chip, np.bincount(chip, minlength=n_chips)
+
+
+def chip_load_of(util: np.ndarray, index: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """``chip_load`` from a ``chip_link_index``: the same numbers, without redoing the fabric's part."""
+    links, chip, count = index
+    total = np.bincount(chip, weights=util[links], minlength=count.size)
     return total / np.maximum(count, 1)
 
 

@@ -96,6 +96,7 @@ class MeshView(pg.PlotWidget):
         self.geom = rm.link_geometry(f.node_x, f.node_y, f.link_src, f.link_dst, f.link_kind)
         self.kinds_present = sorted(set(np.unique(f.link_kind).tolist()))
         self.boxes = rm.chip_boxes(f.node_x, f.node_y, f.node_chip, f.n_tiles, f.n_chips)
+        self._chip_links = rm.chip_link_index(f.link_src, f.link_kind, f.node_chip, f.n_chips)
         self._add_chip_items()
         for kind in self.kinds_present:
             for level in range(rm.N_LEVELS):
@@ -283,7 +284,7 @@ class MeshView(pg.PlotWidget):
 
     def _update_chips(self, util: np.ndarray) -> None:
         f = self.fabric
-        lvl = rm.shade_levels(rm.chip_load(util, f.link_src, f.link_kind, f.node_chip, f.n_chips))
+        lvl = rm.shade_levels(rm.chip_load_of(util, self._chip_links))
         if not np.array_equal(lvl, self._chip_level):
             self._shade(lvl)
 
