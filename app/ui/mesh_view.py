@@ -259,6 +259,8 @@ class MeshView(pg.PlotWidget):
                 item.setData(*rm.particle_segments(p, length, sel))
             elif item.getData()[0] is not None and len(item.getData()[0]):  # a colour gone: clear it once
                 item.setData(np.zeros(0), np.zeros(0))
+            if item.isVisible() != (sel is not None):  # Qt skips hidden items: no paint call for an empty one
+                item.setVisible(sel is not None)
 
     def _link_load(self, engine) -> np.ndarray:
         """Each link's mean utilization since the previous sample; the same answer while time stands still."""
