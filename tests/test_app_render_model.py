@@ -121,3 +121,110 @@ def test_nearest_segment_and_formats():
     assert rm.format_time(3.07e-3) == "3.07 ms"
     assert rm.format_bytes(64e3) == "64 kB"
     assert rm.format_rate(25e9) == "25 GB/s"
+
+
+def _lexsort_rank(group, t, seq):
+    """The queue rank as first written: a three-key lexsort (the reference for ``_rank_within``)."""
+    order = np.lexsort((seq, t, group))
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    rank = np.empty(g.size, dtype=np.int64)
+    rank[order] = np.arange(g.size) - np.repeat(starts, np.diff(np.r_[starts, g.size]))
+    return rank
+
+
+def test_queue_rank_equals_the_lexsort_rank_with_ties():
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(0, 400))
+        n_groups = int(rng.integers(1, 2 * n + 2))  # from one long queue to mostly singletons
+        group = rng.integers(0, n_groups, n) - (5 if trial % 3 == 0 else 0)  # negative ids too
+        t = rng.integers(0, int(rng.integers(1, 6)), n) * 1e-7  # few distinct instants: many ties
+        seq = rng.integers(0, int(rng.integers(1, 4)), n)  # ties in all three keys as well
+        if trial % 7 == 0:
+            seq = seq * (2 ** 60)  # a seq span too wide for one int64 key: the lexsort fallback
+        if trial % 11 == 0:
+            t = rng.random(n)  # continuous times
+        assert np.array_equal(rm._rank_within(group, t, seq), _lexsort_rank(group, t, seq)), trial
+
+
+def test_queue_rank_of_singletons_is_zero_and_orders_a_queue_by_time_then_seq():
+    assert rm._rank_within(np.array([4, 9, 2]), np.zeros(3), np.zeros(3, dtype=np.int64)).tolist() == [0, 0, 0]
+    g = np.array([1, 1, 1, 1, 2])
+    t = np.array([2.0, 1.0, 1.0, 0.5, 9.0])
+    seq = np.array([0, 5, 3, 9, 0])
+    assert rm._rank_within(g, t, seq).tolist() == [3, 2, 1, 0, 0]
+
+
+def _positions_as_first_written(geom, chunks, now_s):
+    """particle_positions before per-link vectors were precomputed (the reference)."""
+    link = np.clip(np.asarray(chunks.link, dtype=np.int64), 0, geom.x0.size - 1)
+    on_link = np.asarray(chunks.on_link, dtype=bool)
+    start, ready = np.asarray(chunks.start_s, dtype=float), np.asarray(chunks.ready_s, dtype=float)
+    frac = np.clip((now_s - start) / np.maximum(ready - start, 1e-300), 0.0, 1.0)
+    moving = on_link & (frac < 1.0)
+    x0, y0 = geom.x0[link], geom.y0[link]
+    dx, dy = geom.x1[link] - x0, geom.y1[link] - y0
+    x, y = x0 + dx * np.where(on_link, frac, 0.0), y0 + dy * np.where(on_link, frac, 0.0)
+    wait = np.flatnonzero(~moving)
+    if wait.size:
+        rank = _lexsort_rank(link[wait], ready[wait], np.asarray(chunks.queue_pos)[wait])
+        length = np.hypot(dx[wait], dy[wait])
+        dist = np.minimum(np.minimum(rank + 1, rm.QUEUE_MAX_DRAWN) * rm.QUEUE_SPACING, rm.QUEUE_MAX_SHARE * length)
+        share = dist / np.maximum(length, 1e-12)
+        pos = np.where(on_link[wait], 1.0 - share, share)
+        x[wait] = x0[wait] + dx[wait] * pos
+        y[wait] = y0[wait] + dy[wait] * pos
+    norm = np.maximum(np.hypot(dx, dy), 1e-12)
+    return x, y, moving, dx / norm, dy / norm
+
+
+def test_particle_positions_equal_the_first_written_ones_bit_for_bit():
+    rng = np.random.default_rng(3)
+    nodes = 30
+    nx, ny = rng.random(nodes) * 10, rng.random(nodes) * 10
+    src, dst = rng.integers(0, nodes, 200), rng.integers(0, nodes, 200)
+    dst[:3] = src[:3]  # zero-length links too
+    g = rm.link_geometry(nx, ny, src, dst, rng.integers(0, 3, 200))
+    for trial in range(50):
+        n = int(rng.integers(0, 3000))
+        start = rng.integers(0, 5, n) * 1e-6
+        ch = _chunks(link=rng.integers(0, 230, n), on_link=rng.random(n) < 0.6, start_s=start,
+                     ready_s=start + rng.integers(0, 4, n) * 1e-6, queue_pos=rng.integers(0, 6, n),
+                     msg=rng.integers(0, 50, n), tag=rng.integers(0, 40, n))
+        now = float(rng.integers(0, 10)) * 1e-6
+        p = rm.particle_positions(g, ch, now)
+        x, y, moving, ux, uy = _positions_as_first_written(g, ch, now)
+        for got, want in ((p.x, x), (p.y, y), (p.moving, moving), (p.ux, ux), (p.uy, uy)):
+            assert np.array_equal(got, want), trial
+        assert p.color.tolist() == (np.asarray(ch.tag) % len(rm.TAG_RGB)).tolist()
+
+
+def test_streaks_of_all_particles_by_slice_equal_by_indices():
+    g = _line_geometry()
+    ch = _chunks(link=[0, 1, 2], start_s=[0.0, 0.0, 0.0], ready_s=[2.0, 2.0, 2.0])
+    p = rm.particle_positions(g, ch, 1.0)
+    for a, b in zip(rm.particle_segments(p, 0.2, slice(None)), rm.particle_segments(p, 0.2, np.arange(3))):
+        assert np.array_equal(a, b)
+
+
+def test_link_geometry_derived_vectors():
+    g = _line_geometry()
+    assert np.allclose(g.length, [1.0, 1.0, 1.0])
+    assert np.allclose(g.ux, [1.0, 1.0, -1.0]) and np.allclose(g.uy, 0.0)
+    assert np.array_equal(g.dx, g.x1 - g.x0)
+
+
+def test_chip_load_from_a_precomputed_index_is_the_same():
+    rng = np.random.default_rng(5)
+    n_nodes, n_links, n_chips = 60, 400, 7
+    node_chip = rng.integers(-1, n_chips, n_nodes)  # -1: a node on no chip (a switch)
+    src, kind = rng.integers(0, n_nodes, n_links), rng.integers(0, 3, n_links)
+    util = rng.random(n_links)
+    want = rm.chip_load(util, src, kind, node_chip, n_chips)
+    got = rm.chip_load_of(util, rm.chip_link_index(src, kind, node_chip, n_chips))
+    assert np.array_equal(got, want) and got.shape == (n_chips,)
+    # by hand: the mean over each chip's on-chip links
+    for c in range(n_chips):
+        mine = (kind == 0) & (node_chip[src] == c)
+        assert np.isclose(want[c], util[mine].mean() if mine.any() else 0.0)

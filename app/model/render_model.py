@@ -12,7 +12,7 @@ cable and the chunks on them stay visible.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,10 +59,24 @@ class LinkGeometry:
     y1: np.ndarray
     kind: np.ndarray
     offchip: np.ndarray
+    # Derived once per fabric, so a frame gathers them per chunk instead of recomputing:
+    # the segment's vector, its length and unit direction.
+    dx: np.ndarray = field(init=False, repr=False, compare=False)
+    dy: np.ndarray = field(init=False, repr=False, compare=False)
+    seg_length: np.ndarray = field(init=False, repr=False, compare=False)
+    ux: np.ndarray = field(init=False, repr=False, compare=False)
+    uy: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        dx, dy = self.x1 - self.x0, self.y1 - self.y0
+        seg = np.hypot(dx, dy)
+        norm = np.maximum(seg, 1e-12)
+        for name, v in (("dx", dx), ("dy", dy), ("seg_length", seg), ("ux", dx / norm), ("uy", dy / norm)):
+            object.__setattr__(self, name, v)
 
     @property
     def length(self) -> np.ndarray:
-        return np.hypot(self.x1 - self.x0, self.y1 - self.y0)
+        return self.seg_length
 
 
 def link_geometry(node_x, node_y, link_src, link_dst, link_kind) -> LinkGeometry:
@@ -141,44 +155,66 @@ def particle_positions(geom: LinkGeometry, chunks, now_s: float) -> Particles:
     start, ready = np.asarray(chunks.start_s, dtype=float), np.asarray(chunks.ready_s, dtype=float)
     frac = np.clip((now_s - start) / np.maximum(ready - start, 1e-300), 0.0, 1.0)
     moving = on_link & (frac < 1.0)
-    x0, y0 = geom.x0[link], geom.y0[link]
-    dx, dy = geom.x1[link] - x0, geom.y1[link] - y0
-    x, y = x0 + dx * np.where(on_link, frac, 0.0), y0 + dy * np.where(on_link, frac, 0.0)
+    # pos: the share of its link's lane at which each chunk is drawn
+    pos = frac
     wait = np.flatnonzero(~moving)
     if wait.size:
         wl = link[wait]
         rank = _rank_within(wl, ready[wait], np.asarray(chunks.queue_pos)[wait])
-        length = np.hypot(dx[wait], dy[wait])
+        length = geom.seg_length[wl]
         dist = np.minimum(np.minimum(rank + 1, QUEUE_MAX_DRAWN) * QUEUE_SPACING, QUEUE_MAX_SHARE * length)
         share = dist / np.maximum(length, 1e-12)
         # arrived chunks: back from the far end; never-started chunks: on from the start
-        pos = np.where(on_link[wait], 1.0 - share, share)
-        x[wait] = x0[wait] + dx[wait] * pos
-        y[wait] = y0[wait] + dy[wait] * pos
-    norm = np.maximum(np.hypot(dx, dy), 1e-12)
+        pos[wait] = np.where(on_link[wait], 1.0 - share, share)
+    x = geom.x0[link] + geom.dx[link] * pos
+    y = geom.y0[link] + geom.dy[link] * pos
     color = np.asarray(chunks.tag, dtype=np.int64) % len(TAG_RGB)
-    return Particles(x, y, color, moving, np.asarray(chunks.msg, dtype=np.int64), dx / norm, dy / norm)
+    return Particles(x, y, color, moving, np.asarray(chunks.msg, dtype=np.int64), geom.ux[link], geom.uy[link])
 
 
-def particle_segments(p: Particles, length: float, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Interleaved (2S,) x, y of short streaks ending at the selected particles, pointing the
-    way they travel: drawn as one line batch, far cheaper than per-point symbols."""
-    x = np.empty(2 * sel.size)
-    y = np.empty(2 * sel.size)
-    x[0::2], x[1::2] = p.x[sel] - p.ux[sel] * length, p.x[sel]
-    y[0::2], y[1::2] = p.y[sel] - p.uy[sel] * length, p.y[sel]
+def particle_segments(p: Particles, length: float, sel: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved (2S,) x, y of short streaks ending at the selected particles (indices,
+    or a slice such as ``slice(None)`` for all), pointing the way they travel: drawn as one
+    line batch, far cheaper than per-point symbols."""
+    px, py = p.x[sel], p.y[sel]
+    x = np.empty(2 * px.size)
+    y = np.empty(2 * py.size)
+    x[0::2], x[1::2] = px - p.ux[sel] * length, px
+    y[0::2], y[1::2] = py - p.uy[sel] * length, py
     return x, y
 
 
 def _rank_within(group: np.ndarray, t: np.ndarray, seq: np.ndarray) -> np.ndarray:
-    """Position of each item within its group, ordered by (t, seq)."""
-    order = np.lexsort((seq, t, group))
-    g = group[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    counts = np.diff(np.r_[starts, g.size])
-    rank_sorted = np.arange(g.size) - np.repeat(starts, counts)
-    rank = np.empty(g.size, dtype=np.int64)
-    rank[order] = rank_sorted
+    """Position of each item within its group, ordered by (t, seq); items equal in all
+    three keep their input order (the ranks of ``np.lexsort((seq, t, group))``).
+
+    ``group`` and ``seq`` are integers. Items alone in their group (every queue of a pod's
+    lock-step all-reduce) are rank 0 without sorting; the others are sorted once, on one
+    int64 key built from group, the dense rank of t and seq, instead of a three-key lexsort.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    seq = np.asarray(seq, dtype=np.int64)
+    rank = np.zeros(group.size, dtype=np.int64)
+    if group.size < 2:
+        return rank
+    g0 = int(group.min())
+    g = group - g0
+    shared = np.flatnonzero(np.bincount(g)[g] > 1)
+    if shared.size == 0:
+        return rank
+    g, ts, sq = g[shared], np.asarray(t)[shared], seq[shared]
+    t_rank = np.unique(ts, return_inverse=True)[1].reshape(-1)
+    n_t = int(t_rank.max()) + 1
+    s0 = int(sq.min())
+    span = int(sq.max()) - s0 + 1
+    if (int(g.max()) + 1) * n_t * span < 2 ** 62:
+        order = np.argsort((g * n_t + t_rank) * span + (sq - s0), kind="stable")
+    else:  # keys too wide for one int64
+        order = np.lexsort((sq, ts, g))
+    gs = g[order]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    counts = np.diff(np.r_[starts, gs.size])
+    rank[shared[order]] = np.arange(gs.size) - np.repeat(starts, counts)
     return rank
 
 
@@ -208,11 +244,23 @@ def box_segments(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def chip_load(util: np.ndarray, link_src, link_kind, node_chip, n_chips: int) -> np.ndarray:
     """(CH,) mean utilization of each chip's on-chip links (what a zoomed-out chip shows)."""
-    onchip = (np.asarray(link_kind) == 0)
+    return chip_load_of(util, chip_link_index(link_src, link_kind, node_chip, n_chips))
+
+
+def chip_link_index(link_src, link_kind, node_chip, n_chips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``chip_load`` needs of a fabric, once per fabric: (on-chip links with a chip,
+    their chip, on-chip link count per chip (CH,))."""
+    onchip = np.flatnonzero(np.asarray(link_kind) == 0)
     chip = np.asarray(node_chip)[np.asarray(link_src)[onchip]]
     ok = chip >= 0
-    total = np.bincount(chip[ok], weights=util[onchip][ok], minlength=n_chips)
-    count = np.bincount(chip[ok], minlength=n_chips)
+    links, chip = onchip[ok], chip[ok]
+    return links, chip, np.bincount(chip, minlength=n_chips)
+
+
+def chip_load_of(util: np.ndarray, index: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """``chip_load`` from a ``chip_link_index``: the same numbers, without redoing the fabric's part."""
+    links, chip, count = index
+    total = np.bincount(chip, weights=util[links], minlength=count.size)
     return total / np.maximum(count, 1)
 
 

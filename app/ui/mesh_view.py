@@ -36,6 +36,7 @@ MARK_PX = 26
 SERVER_LABEL_Z = 9  # above links and the pinned path (8), below chunks (10)
 PARTICLE_PX = 6
 LINK_EVERY = 4
+NODE_CACHE_MIN = 512  # a node kind with at least this many symbols is drawn from a cached pixmap
 
 
 class MeshView(pg.PlotWidget):
@@ -95,6 +96,7 @@ class MeshView(pg.PlotWidget):
         self.geom = rm.link_geometry(f.node_x, f.node_y, f.link_src, f.link_dst, f.link_kind)
         self.kinds_present = sorted(set(np.unique(f.link_kind).tolist()))
         self.boxes = rm.chip_boxes(f.node_x, f.node_y, f.node_chip, f.n_tiles, f.n_chips)
+        self._chip_links = rm.chip_link_index(f.link_src, f.link_kind, f.node_chip, f.n_chips)
         self._add_chip_items()
         for kind in self.kinds_present:
             for level in range(rm.N_LEVELS):
@@ -117,6 +119,8 @@ class MeshView(pg.PlotWidget):
         self._marks = pg.ScatterPlotItem(pxMode=True, size=MARK_PX, symbol="o", brush=None,
                                          pen=pg.mkPen((255, 255, 0), width=3))
         self._marks.setZValue(11)
+        self._marks.setVisible(False)  # shown by mark_nodes; an empty scatter still costs a paint a frame
+        self._marks.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.addItem(self._marks)
         self.marked: list[int] = []
         self._particles = []
@@ -203,6 +207,12 @@ class MeshView(pg.PlotWidget):
             s = pg.ScatterPlotItem(f.node_x[idx], f.node_y[idx], pxMode=True, size=size, symbol=sym,
                                    pen=pg.mkPen((20, 20, 25), width=1), brush=pg.mkBrush(*rgb))
             s.setZValue(6)
+            if idx.size >= NODE_CACHE_MIN:
+                # Nodes only change with the zoom; the chunks drawn over them every frame would
+                # otherwise have pyqtgraph place thousands of symbols again each frame (a pod's
+                # hubs: ~1.8 ms). Only for many: via the pixmap a few edge pixels of antialiased
+                # symbols come out one level apart, not worth it for a few dozen symbols.
+                s.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
             self.addItem(s)
             self._node_items.append((s, size, size))
 
@@ -234,12 +244,23 @@ class MeshView(pg.PlotWidget):
             self._update_chips(util)
         p = rm.particle_positions(self.geom, engine.chunk_state(), display_t)
         self.last_particles = p
-        order = np.argsort(p.color, kind="stable")
-        bounds = np.searchsorted(p.color[order], np.arange(len(self._particles) + 1))
+        counts = np.bincount(p.color, minlength=len(self._particles))
+        used = np.flatnonzero(counts)
+        if used.size == 1:  # one colour (a pod's all-reduce): every chunk, in order, no sort
+            sels = {int(used[0]): slice(None)}
+        else:  # a stable sort of small ints (uint8: numpy's radix sort) groups the chunks by colour
+            order = np.argsort(p.color.astype(np.uint8), kind="stable")
+            bounds = np.r_[0, np.cumsum(counts)]
+            sels = {int(i): order[bounds[i]:bounds[i + 1]] for i in used}
         length = self._streak
         for i, item in enumerate(self._particles):
-            sel = order[bounds[i]:bounds[i + 1]]
-            item.setData(*rm.particle_segments(p, length, sel))
+            sel = sels.get(i)
+            if sel is not None:
+                item.setData(*rm.particle_segments(p, length, sel))
+            elif item.getData()[0] is not None and len(item.getData()[0]):  # a colour gone: clear it once
+                item.setData(np.zeros(0), np.zeros(0))
+            if item.isVisible() != (sel is not None):  # Qt skips hidden items: no paint call for an empty one
+                item.setVisible(sel is not None)
 
     def _link_load(self, engine) -> np.ndarray:
         """Each link's mean utilization since the previous sample; the same answer while time stands still."""
@@ -265,7 +286,7 @@ class MeshView(pg.PlotWidget):
 
     def _update_chips(self, util: np.ndarray) -> None:
         f = self.fabric
-        lvl = rm.shade_levels(rm.chip_load(util, f.link_src, f.link_kind, f.node_chip, f.n_chips))
+        lvl = rm.shade_levels(rm.chip_load_of(util, self._chip_links))
         if not np.array_equal(lvl, self._chip_level):
             self._shade(lvl)
 
@@ -368,6 +389,7 @@ class MeshView(pg.PlotWidget):
         self.marked = [int(v) for v in nodes]
         sel = np.asarray(self.marked, dtype=np.int64)
         self._marks.setData(self.fabric.node_x[sel], self.fabric.node_y[sel])
+        self._marks.setVisible(bool(self.marked))
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.fabric is None:

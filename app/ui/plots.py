@@ -79,6 +79,15 @@ class _SeriesPlot(pg.PlotWidget):
             self._yunit = unit
             self.setLabel("left", self._left.format(unit=unit))
 
+    def _settle(self) -> None:
+        """Fit the view to the new data now, not inside the next paint.
+
+        pyqtgraph defers the auto-range to the paint; the axes it moves then ask for a second,
+        whole-widget paint on the next frame (and the first paint showed the new curve on the
+        old axis labels). Settled here, the one paint of this frame draws curve and axes together.
+        """
+        self.getViewBox().prepareForPaint()
+
 
 class LinkUtilizationPlot(_SeriesPlot):
     """Utilization (%) of every link kind present, per step: the mean over the kind's links
@@ -108,6 +117,7 @@ class LinkUtilizationPlot(_SeriesPlot):
         for k, c in self.curves.items():
             c.setData(x, mean[:, k] * 100.0)
             self.max_curves[k].setData(x, peak[:, k] * 100.0)
+        self._settle()
 
     def values(self) -> dict[str, float]:
         """Latest mean and busiest-link utilization (%) per kind shown, by display name."""
@@ -130,6 +140,7 @@ class BytesInFlightPlot(_SeriesPlot):
         scale, unit = rm.bytes_unit(float(y.max()) if y.size else 0.0)
         self._y_label(unit)
         self.curve.setData(x, y / scale)
+        self._settle()
 
 
 class DeliveryRatePlot(_SeriesPlot):
@@ -144,6 +155,7 @@ class DeliveryRatePlot(_SeriesPlot):
         scale, word = rm.count_unit(float(rate.max()) if rate.size else 0.0)
         self._y_label(f"{word}s / s" if word else "chunks / s")
         self.curve.setData(x, rate / scale)
+        self._settle()
 
 
 HEATMAP_FLOOR = 1e-4  # log10 levels [-4, 0]: a mesh link busy 1% of the time is half-bright
