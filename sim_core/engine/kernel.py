@@ -35,7 +35,7 @@ FREE, WAITING, SCHEDULED, ACTIVE, DONE = 0, 1, 2, 3, 4
 KIND_COMPUTE = 1
 # integer scalars (Engine.si)
 IH_N, MH_N, C_NFREE, N_DONE, N_STARTED, N_REFUSED, B_INJ, B_DEL, C_MADE, C_DEL, M_DONE, M_REF, B_REF, \
-    N_TOUCH, C_LIVE, EVENTS, C_DEL_STEP, N_SI = range(18)
+    N_TOUCH, C_LIVE, EVENTS, C_DEL_STEP, TRAINS, N_SI = range(19)
 # status of a call
 ST_TIME, ST_BUDGET, ST_CHUNKS, ST_OUT, ST_MOTION = 0, 1, 2, 3, 4
 
@@ -334,8 +334,120 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
     return first if was_empty else -1, -1, -1, -1, -1, -1
 
 
+@njit(cache=True, inline="always")
+def train_release(m, t, T, D, B, Mg, P, H, si, cfg, t_step0):
+    """Message ``m`` rides an exclusive path (``sim_core.engine.trains``): every chunk's
+    start on every link and its delivery, computed now, chunk after chunk and hop after hop,
+    with the arithmetic of ``recompute_link``, ``commit`` and ``deliver``. Nothing else uses
+    these links and buffers, and in a FIFO line a chunk's times depend only on the chunks
+    ahead of it, all computed already, so these are the times the event loop would reach.
+    The message then completes in one event: its last buffer's delivery entry at the time
+    its last chunk arrives (``train_arrive``), where the loop would deliver that chunk."""
+    link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
+    link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
+    b_since = B[4]
+    m_pair, tr_ptr, tr_link, buf_pair, q_head, q_tail, m_qnext, m_qtime = P
+    L = link_src.shape[0]
+    unit = cfg[4]
+    size = Mg[2][m]
+    Mg[4][m] = ACTIVE
+    cb, n = message_chunks(size, cfg[0], cfg[1])
+    Mg[7][m] = 0
+    si[B_INJ] += size
+    si[C_MADE] += n
+    si[C_LIVE] += n
+    si[TRAINS] += 1
+    p = m_pair[m]
+    a, z = tr_ptr[p], tr_ptr[p + 1]
+    last = tr_link[z - 1]
+    fin = t
+    for k in range(n):
+        csize = size - (n - 1) * cb if k == n - 1 else cb
+        ready = t  # as release: every byte is at its source, in the injection queue
+        tail = t
+        held = -1  # the slot the chunk holds in the buffer it is in (-1: the injection queue)
+        b = L + tr_link[a]
+        for j in range(a, z):
+            l = tr_link[j]
+            # recompute_link with one candidate, buffer b (the occupancy test is implied:
+            # the slot's last holder left before slot_free, and so did the one after it)
+            nxt = slot_next[l]
+            nxt2 = nxt + 1
+            if nxt2 - slot_base[l] == slots[l]:
+                nxt2 = slot_base[l]
+            s = max(max(ready, b_since[b]), max(link_free[l], slot_free[nxt]))
+            if ring[l] >= 0 and (b >= L or ring[b] != ring[l]):
+                s = max(s, slot_free[nxt2])
+            # commit
+            ser = csize / bw[l]
+            cut = csize > unit
+            if cut and b < L:
+                trickle = (tail - s) + unit / bw[l]
+                if trickle > ser:
+                    ser = trickle
+            if b < L:
+                b_since[b] = s + csize / bw[b]
+                slot_free[held] = s + ser
+            else:
+                b_since[b] = s
+            slot_free[nxt] = INF
+            held = nxt
+            slot_next[l] = slot_base[l] if nxt + 1 - slot_base[l] == slots[l] else nxt + 1
+            end = s + ser
+            tail = end + lat[l]
+            ready = s + unit / bw[l] + lat[l] if cut and j < z - 1 else end + lat[l]
+            if not tflag[l]:
+                tflag[l] = True
+                tbase[l] = busy[l] - max(0.0, link_free[l] - t_step0)
+                touched[si[N_TOUCH]] = l
+                si[N_TOUCH] += 1
+            busy[l] += ser
+            lbytes[l] += csize
+            link_free[l] = end
+            rr_last[l] = b
+            b = l
+        # deliver, from the last link's buffer
+        td = max(ready, b_since[b])
+        slot_free[held] = td
+        b_since[b] = td + min(csize, unit) / bw[b]
+        if td > fin:
+            fin = td
+    m_qtime[m] = fin
+    m_qnext[m] = -1
+    if q_tail[p] < 0:
+        q_head[p] = m
+        ih_set(H, si, last, fin)
+    else:
+        m_qnext[q_tail[p]] = m
+    q_tail[p] = m
+
+
+@njit(cache=True, inline="always")
+def train_arrive(e, t, Mg, P, H, M, O, si, cfg):
+    """The last chunk of the train at the head of buffer ``e``'s queue arrives: the message
+    completes (the counters a delivery of each of its chunks would have moved, moved now)."""
+    m_pair, tr_ptr, tr_link, buf_pair, q_head, q_tail, m_qnext, m_qtime = P
+    p = buf_pair[e]
+    m = q_head[p]
+    nx = m_qnext[m]
+    q_head[p] = nx
+    if nx < 0:
+        q_tail[p] = -1
+        ih_remove(H, si, e)
+    else:
+        ih_set(H, si, e, m_qtime[nx])
+    size = Mg[2][m]
+    cb, n = message_chunks(size, cfg[0], cfg[1])
+    si[B_DEL] += size
+    si[C_DEL] += n
+    si[C_DEL_STEP] += n
+    si[C_LIVE] -= n
+    Mg[12][m] = t
+    complete(m, t, Mg, M, O, si)
+
+
 @njit(cache=True, nogil=True)  # nogil: independent engines run side by side on threads (sim_core.parallel)
-def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
+def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
     """Process events with t < ``t_end``, at most ``max_events``. Returns (status, need).
 
     ``cfg``: (chunk bytes, max chunks per message, source queue limit, stop on motion,
@@ -345,9 +457,12 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
 
     ``sf[0]`` is the time of the last processed event; ``sf[1]`` the start of the caller's
     step (for per-step busy time). ``need``: chunks wanted when the status is ST_CHUNKS.
+    ``P``: the trains of ``sim_core.engine.trains`` (``m_pair`` empty: none).
     """
-    T, D, B, C, H, R, Mg, M, O = borrow(T), borrow(D), borrow(B), borrow(C), borrow(H), borrow(R), \
-        borrow(Mg), borrow(M), borrow(O)
+    T, D, B, C, H, R, Mg, M, O, P = borrow(T), borrow(D), borrow(B), borrow(C), borrow(H), borrow(R), \
+        borrow(Mg), borrow(M), borrow(O), borrow(P)
+    n_pair = P[0].shape[0]
+    trains = P[3].shape[0] > 0
     ih_t, ih_heap = H[2], H[0]
     mh_t, mh_k = M
     L = T[0].shape[0]
@@ -372,6 +487,12 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
                 if Mg[4][m] != SCHEDULED:
                     mh_pop(M, si)
                     continue
+                if m < n_pair and P[0][m] >= 0:
+                    mh_pop(M, si)
+                    train_release(m, t, T, D, B, Mg, P, H, si, cfg, sf[1])
+                    done += 1
+                    si[EVENTS] += 1
+                    continue
                 if Mg[3][m] != KIND_COMPUTE and Mg[2][m] > 0:
                     cb, n = message_chunks(Mg[2][m], cfg[0], cfg[1])
                     if n > si[C_NFREE]:
@@ -388,6 +509,11 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg):
             # commit recomputes its link, a delivery its buffer's next head), one sift
             # instead of a removal and a re-insertion; pops depend on the keys alone.
             e = ih_heap[0]
+            if trains and e < L and P[3][e] >= 0:
+                train_arrive(e, t, Mg, P, H, M, O, si, cfg)
+                done += 1
+                si[EVENTS] += 1
+                continue
             if e < L:
                 r = deliver(e, t, T, D, B, C, H, Mg, M, O, si, cfg[4])
             else:

@@ -23,6 +23,7 @@ import numpy as np
 
 from sim_core.engine import kernel as K
 from sim_core.engine.log import CompletionLog
+from sim_core.engine.trains import NO_TRAINS
 from sim_core.spec.schema import LINK_KINDS
 
 INF = np.inf
@@ -110,6 +111,7 @@ class EngineState:
         self._rearmable = None
         self._new = []
         self._stop_on_motion = False
+        self._trains = None  # messages computed as trains in this run_until_idle (sim_core.engine.trains)
         self.log = CompletionLog()
         self.metrics.clear()
 
@@ -249,7 +251,7 @@ class EngineState:
         cfg = (np.int64(self.chunk_bytes), np.int64(self.max_chunks_per_message), np.int64(limit),
                np.int64(self._stop_on_motion), np.int64(unit))
         return (self._T, D, B, C, (self.ih_heap, self.ih_pos, self.ih_t), self.router.compiled_tables(), Mg,
-                (self.mh_t, self.mh_k), O, self.si, self.sf, cfg)
+                (self.mh_t, self.mh_k), O, self.si, self.sf, cfg, self._trains or NO_TRAINS)
 
     def _drain(self) -> None:
         """Log completed messages, recycle synthetic ones, note compute tasks that started."""
