@@ -1,6 +1,7 @@
 """Engine speed: ``python -m benchmarks.engine_speed [--only NAME ...] [--policy events|rounds] [--json]``.
 
-Prints wall time, events processed and events per second for:
+Prints wall time, events processed and events per second (and, for collectives, how many
+messages ran as trains: ``sim_core.engine.trains``) for:
 
 * ``ring64``: flat ring all-reduce of 4 GB on 64 GPUs (8 DGX A100 servers);
 * ``ring256``: flat ring all-reduce of 1 GB on 256 GPUs (32 servers);
@@ -58,7 +59,7 @@ def _collective(nodes: int, nbytes: float, algo: str) -> dict:
     events = int(getattr(eng, "events_total", 0))
     return {"wall_s": wall, "events": events, "simulated_s": out["time_s"], "algo": out["algo"],
             "protocol": out.get("protocol"), "policy": eng.policy, "chunk_bytes": eng.chunk_bytes,
-            "chunks": int(eng.chunks_created)}
+            "chunks": int(eng.chunks_created), "trains": int(getattr(eng, "trains_total", 0))}
 
 
 def _app() -> dict:

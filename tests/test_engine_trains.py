@@ -88,7 +88,7 @@ def test_trains_give_the_chunk_by_chunk_times_bit_for_bit(w):
     eng_c, chunk_by_chunk = _play(fab, msgs, computes, edges, resolution, False, step_first)
     for a, b in zip(with_trains, chunk_by_chunk):
         assert np.array_equal(a, b)
-    assert eng_c.si[K.TRAINS] == 0
+    assert eng_c.trains_total == 0
     assert eng_t.events_total <= eng_c.events_total
 
 
@@ -105,7 +105,7 @@ def test_a_ring_all_reduce_runs_as_trains_with_the_same_times():
     eng_c, chunk_by_chunk = _play(fab, msgs, [], edges, (10240, None), False)
     for a, b in zip(with_trains, chunk_by_chunk):
         assert np.array_equal(a, b)
-    assert eng_t.si[K.TRAINS] == len(msgs)  # every rank's route to its neighbour is its own
+    assert eng_t.trains_total == len(msgs)  # every rank's route to its neighbour is its own
     assert eng_t.events_total * 10 < eng_c.events_total
 
 
@@ -127,4 +127,4 @@ def test_stepping_keeps_every_chunk_on_the_fabric():
     eng = Engine(fab, chunk_bytes=100, policy="events")
     eng.send(0, 2, 1000)
     eng.step(5e-7)
-    assert eng.si[K.TRAINS] == 0 and eng.si[K.C_LIVE] > 0
+    assert eng.trains_total == 0 and eng.si[K.C_LIVE] > 0

@@ -23,6 +23,7 @@ class EngineQueries:
     messages_refused = _counter(K.M_REF, "synthetic messages refused at a full injection queue")
     bytes_refused = _counter(K.B_REF, "bytes of refused messages")
     events_total = _counter(K.EVENTS, "events processed since reset")
+    trains_total = _counter(K.TRAINS, "messages computed whole at their release (``sim_core.engine.trains``)")
 
     # ------------------------------------------------------------------ live chunks, (C,) arrays
     def _live(self) -> np.ndarray:

@@ -11,7 +11,8 @@ import time
 
 def warm() -> float:
     """Run one message through the event loop and one off-chip route, count the chunks
-    waiting mid-way, sort two recorded edges; returns seconds taken."""
+    waiting mid-way, run one train (routes found, ``kernel.train_release``), sort two
+    recorded edges; returns seconds taken."""
     t0 = time.perf_counter()
     from sim_core.engine.core import Engine
     from sim_core.fabric.build import build_fabric
@@ -23,7 +24,9 @@ def warm() -> float:
     eng.add_compute([fab.device_node(0)], 1e-6)
     eng.step(2e-7)
     eng.queued_chunks()  # the app asks this every frame while chunks move
+    eng.send(fab.device_node(1), fab.device_node(2), 1 << 18)  # alone on its route: a train
     eng.run_until_idle()
+    assert eng.trains_total == 1
     import numpy as np
     from sim_core.engine.edge_sort import sort_edges_by_source
     sort_edges_by_source(np.array([1, 0], np.int32), np.array([0, 1], np.int32), 2)  # a recorded round's edges
