@@ -94,6 +94,13 @@ def ih_set(H, si, e, time):
         _ih_sift(heap, pos, t, pos[e], si[IH_N], e, time)
 
 
+@njit(cache=True)
+def ih_set_call(H, si, e, time):
+    """``ih_set`` out of line: once a message (trains), where another inlined copy of the
+    sift would cost seconds of compiling and a call of four arguments costs nanoseconds."""
+    ih_set(H, si, e, time)
+
+
 @njit(cache=True, inline="always")
 def ih_remove(H, si, e):
     heap, pos, t = H
@@ -157,3 +164,9 @@ def mh_pop(M, si):
     if n > 0:
         t[i] = lt
         k[i] = lk
+
+
+@njit(cache=True)
+def ih_remove_call(H, si, e):
+    """``ih_remove`` out of line (see ``ih_set_call``)."""
+    ih_remove(H, si, e)

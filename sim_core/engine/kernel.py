@@ -24,7 +24,7 @@ import numpy as np
 from sim_core.compiled import njit
 
 from sim_core.engine import cache_guard
-from sim_core.engine.heaps import borrow, ih_remove, ih_set, mh_pop, mh_push, mh_push_many  # noqa: F401 (re-export)
+from sim_core.engine.heaps import borrow, ih_remove, ih_remove_call, ih_set, ih_set_call, mh_pop, mh_push, mh_push_many  # noqa: F401,E501 (re-export)
 
 from sim_core.engine.routes import next_link
 
@@ -248,7 +248,7 @@ def complete(m, t, Mg, M, O, si):
 def deliver(b, t, T, D, B, C, H, Mg, M, O, si, unit):
     """The head chunk of buffer ``b`` arrives at its destination at ``t``; returns what
     changed (as ``commit``): link ``b`` only when it may be waiting for the slot, and
-    buffer ``b``'s new head."""
+    buffer ``b``'s new head; and the message that chunk completes (-1: none)."""
     b_blocked = B[3][b] - B[2][b] >= T[5][b] - 1
     c = _pop_head(B, C, b)
     _want(B, C, b)
@@ -271,9 +271,8 @@ def deliver(b, t, T, D, B, C, H, Mg, M, O, si, unit):
     C[2][c] = -1
     O[3][si[C_NFREE]] = c
     si[C_NFREE] += 1
-    if Mg[7][m] == 0:
-        complete(m, fin[m], Mg, M, O, si)
-    return b if b_blocked else -1, -1, b, B[0][b], -1, -1
+    # the message it completes (-1: none), for run's one call of complete
+    return (b if b_blocked else -1, -1, b, B[0][b], -1, -1), m if Mg[7][m] == 0 else -1
 
 
 @njit(cache=True, inline="always")
@@ -335,24 +334,25 @@ def release(m, t, T, D, B, C, H, R, Mg, M, O, si, cfg):
 
 
 @njit(cache=True, inline="always")
-def train_release(m, t, T, D, B, Mg, P, H, si, cfg, t_step0):
+def train_release(m, t, bw, lat, ring, slots, slot_base, link_free, rr_last, slot_free, slot_next, busy, lbytes,
+                  touched, tflag, tbase, b_since, m_size, m_state, m_left, P, H, si, chunk_bytes, max_chunks, unit,
+                  t_step0):
     """Message ``m`` rides an exclusive path (``sim_core.engine.trains``): every chunk's
     start on every link and its delivery, computed now, chunk after chunk and hop after hop,
     with the arithmetic of ``recompute_link``, ``commit`` and ``deliver``. Nothing else uses
     these links and buffers, and in a FIFO line a chunk's times depend only on the chunks
     ahead of it, all computed already, so these are the times the event loop would reach.
     The message then completes in one event: its last buffer's delivery entry at the time
-    its last chunk arrives (``train_arrive``), where the loop would deliver that chunk."""
-    link_src, link_dst, bw, lat, ring, slots, slot_base, in_ptr, in_link = T
-    link_free, rr_last, slot_free, slot_next, busy, lbytes, pick, touched, tflag, tbase = D
-    b_since = B[4]
+    its last chunk arrives (``train_arrive``), where the loop would deliver that chunk.
+
+    Inlined (a compiled call passes every array field by field: 250 ns a message); its
+    one heap update is a call (another inlined sift costs seconds of compiling)."""
     m_pair, tr_ptr, tr_link, buf_pair, q_head, q_tail, m_qnext, m_qtime = P
-    L = link_src.shape[0]
-    unit = cfg[4]
-    size = Mg[2][m]
-    Mg[4][m] = ACTIVE
-    cb, n = message_chunks(size, cfg[0], cfg[1])
-    Mg[7][m] = 0
+    L = slots.shape[0]
+    size = m_size[m]
+    m_state[m] = ACTIVE
+    cb, n = message_chunks(size, chunk_bytes, max_chunks)
+    m_left[m] = 0
     si[B_INJ] += size
     si[C_MADE] += n
     si[C_LIVE] += n
@@ -416,16 +416,16 @@ def train_release(m, t, T, D, B, Mg, P, H, si, cfg, t_step0):
     m_qnext[m] = -1
     if q_tail[p] < 0:
         q_head[p] = m
-        ih_set(H, si, last, fin)
+        ih_set_call(H, si, last, fin)
     else:
         m_qnext[q_tail[p]] = m
     q_tail[p] = m
 
 
 @njit(cache=True, inline="always")
-def train_arrive(e, t, Mg, P, H, M, O, si, cfg):
-    """The last chunk of the train at the head of buffer ``e``'s queue arrives: the message
-    completes (the counters a delivery of each of its chunks would have moved, moved now)."""
+def train_arrive(e, t, m_size, m_finish, P, H, si, chunk_bytes, max_chunks):
+    """The last chunk of the train at the head of buffer ``e``'s queue arrives: returns the
+    message it completes, having moved the counters a delivery of each of its chunks would."""
     m_pair, tr_ptr, tr_link, buf_pair, q_head, q_tail, m_qnext, m_qtime = P
     p = buf_pair[e]
     m = q_head[p]
@@ -433,17 +433,17 @@ def train_arrive(e, t, Mg, P, H, M, O, si, cfg):
     q_head[p] = nx
     if nx < 0:
         q_tail[p] = -1
-        ih_remove(H, si, e)
+        ih_remove_call(H, si, e)
     else:
-        ih_set(H, si, e, m_qtime[nx])
-    size = Mg[2][m]
-    cb, n = message_chunks(size, cfg[0], cfg[1])
+        ih_set_call(H, si, e, m_qtime[nx])
+    size = m_size[m]
+    cb, n = message_chunks(size, chunk_bytes, max_chunks)
     si[B_DEL] += size
     si[C_DEL] += n
     si[C_DEL_STEP] += n
     si[C_LIVE] -= n
-    Mg[12][m] = t
-    complete(m, t, Mg, M, O, si)
+    m_finish[m] = t
+    return m
 
 
 @njit(cache=True, nogil=True)  # nogil: independent engines run side by side on threads (sim_core.parallel)
@@ -480,6 +480,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
             return ST_OUT, 0
         sf[0] = t
         motion = False
+        cm = -1  # the message this event completes: one inlined complete for every kind of event
         if tm <= ti:
             key = mh_k[0]
             m = key >> 1
@@ -489,7 +490,8 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
                     continue
                 if m < n_pair and P[0][m] >= 0:
                     mh_pop(M, si)
-                    train_release(m, t, T, D, B, Mg, P, H, si, cfg, sf[1])
+                    train_release(m, t, T[2], T[3], T[4], T[5], T[6], D[0], D[1], D[2], D[3], D[4], D[5], D[7], D[8],
+                                  D[9], B[4], Mg[2], Mg[4], Mg[7], P, H, si, cfg[0], cfg[1], cfg[4], sf[1])
                     done += 1
                     si[EVENTS] += 1
                     continue
@@ -502,7 +504,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
                 motion = cfg[3] and si[C_LIVE] > 0  # asked to stop once something moves (Engine.advance_quiet)
             else:
                 mh_pop(M, si)
-                complete(m, t, Mg, M, O, si)
+                cm = m  # a compute task ends
                 r = (-1, -1, -1, -1, -1, -1)
         else:
             # The entry stays in the heap: the event itself re-keys or removes it (a
@@ -510,12 +512,10 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
             # instead of a removal and a re-insertion; pops depend on the keys alone.
             e = ih_heap[0]
             if trains and e < L and P[3][e] >= 0:
-                train_arrive(e, t, Mg, P, H, M, O, si, cfg)
-                done += 1
-                si[EVENTS] += 1
-                continue
-            if e < L:
-                r = deliver(e, t, T, D, B, C, H, Mg, M, O, si, cfg[4])
+                cm = train_arrive(e, t, Mg[2], Mg[12], P, H, si, cfg[0], cfg[1])
+                r = (-1, -1, -1, -1, -1, -1)
+            elif e < L:
+                r, cm = deliver(e, t, T, D, B, C, H, Mg, M, O, si, cfg[4])
             else:
                 r = commit(e - L, t, T, D, B, C, H, R, si, sf[1], cfg[4])
         # the one inlined copy of _new_head, for the (buffer, head) pairs the event left
@@ -534,6 +534,8 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
             x = r0 if i == 0 else (r1 if i == 1 else (r2 if i == 2 else r3))
             if x >= 0 and (i < 1 or x != r0) and (i < 2 or x != r1) and (i < 3 or x != r2):
                 recompute_link(x, T, D, B, C, H, si, t)
+        if cm >= 0:  # its finish is the time of its last chunk's delivery, or of this event
+            complete(cm, Mg[12][cm] if Mg[3][cm] != KIND_COMPUTE else t, Mg, M, O, si)
         done += 1
         si[EVENTS] += 1
         if motion:
