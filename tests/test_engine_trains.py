@@ -128,3 +128,14 @@ def test_stepping_keeps_every_chunk_on_the_fabric():
     eng.send(0, 2, 1000)
     eng.step(5e-7)
     assert eng.trains_total == 0 and eng.si[K.C_LIVE] > 0
+
+
+def test_the_rounds_policy_takes_the_flag_and_moves_every_chunk():
+    fab = build_mesh_fabric(1, cols=4, bandwidth_Bps=1e9, latency_s=0.0)
+    times = []
+    for policy, trains in (("rounds", True), ("rounds", False), ("events", True)):
+        eng = Engine(fab, chunk_bytes=100, policy=policy, trains=trains)
+        ids = [eng.send(0, 3, 1000), eng.send(3, 0, 700, at_s=1e-7)]
+        eng.run_until_idle()
+        times.append(eng.message_times(ids)[1])
+    assert np.array_equal(times[0], times[1]) and np.array_equal(times[0], times[2])

@@ -80,7 +80,9 @@ class RoundsEngine(WorkAdding):
 
     def __init__(self, fabric: Fabric, *, chunk_bytes: int = 1 << 20, buffer_chunks: int = 4,
                  seed: int = 0, max_chunks_per_message: int = 1 << 20, history: int = 4096,
-                 source_queue_limit: int | None = None, forward_bytes: int | None = None):
+                 source_queue_limit: int | None = None, forward_bytes: int | None = None, trains: bool = True):
+        # trains (sim_core.engine.trains) are the event loop's: rounds move every chunk, the
+        # same times either way, so the flag asks nothing of this policy
         if chunk_bytes < 1 or buffer_chunks < 1:
             raise ValueError("chunk_bytes and buffer_chunks must be >= 1")
         if forward_bytes is not None:
