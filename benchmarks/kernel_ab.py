@@ -48,6 +48,8 @@ def _revision_kernel(rev: str, where: Path):
     run = importlib.import_module(f"kernel_{tag}").run
     if run.py_func.__code__.co_argcount == 14:  # before trains: no ``P`` (its engines run chunk by chunk)
         return lambda *args: run(*args[:14])
+    if "m_qnext, m_qtime = P\n" in kernel:  # trains before their scratch rows
+        return lambda *args: run(*args[:14], args[14][:8])
     return run
 
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from sim_core.engine.work import ACTIVE, KIND_MESSAGE, SCHEDULED, WAITING
 
-NO_TRAINS = tuple(np.full(0, -1, dtype=np.int64) if i != 7 else np.zeros(0) for i in range(8))
+NO_TRAINS = tuple(np.full(0, -1, dtype=np.int64) if i != 7 else np.zeros(0) for i in range(8)) + (
+    np.zeros((1, 8)), np.zeros((0, 4), dtype=np.int64))
 """``P`` for a loop without trains: ``m_pair`` empty, so no message is one."""
 
 
@@ -66,10 +67,11 @@ def plan(eng) -> tuple | None:
     loop, or None when there are none.
 
     ``P = (m_pair (Mc,), tr_ptr (K+1,), tr_link (H,), buf_pair (L,), q_head (K,), q_tail (K,),
-    m_qnext (Mc,), m_qtime (Mc,) float64)``, int64 unless noted: each message's route (-1:
-    not a train), the K exclusive routes' links, the route whose last link each buffer is
-    (-1: none), and per route the FIFO of its released messages waiting for their last
-    chunk (the time it arrives in ``m_qtime``)."""
+    m_qnext (Mc,), m_qtime (Mc,) float64, F (H+1, 8) float64, I (H, 4))``, int64 unless noted:
+    each message's route (-1: not a train), the K exclusive routes' links, the route whose
+    last link each buffer is (-1: none), per route the FIFO of its released messages waiting
+    for their last chunk (the time it arrives in ``m_qtime``), and scratch rows for the hops
+    of the longest route (``kernel.train_release``)."""
     if eng.source_queue_limit is not None:  # a bounded injection queue refuses by occupancy
         return None
     n, L = eng.m_count, eng.L
@@ -119,4 +121,5 @@ def plan(eng) -> tuple | None:
     buf_pair[tr_link[tr_ptr[1:] - 1]] = np.arange(tr_ptr.size - 1)
     k = tr_ptr.size - 1
     return (m_pair, tr_ptr, tr_link, buf_pair, np.full(k, -1, dtype=np.int64), np.full(k, -1, dtype=np.int64),
-            np.full(eng.m_cap, -1, dtype=np.int64), np.zeros(eng.m_cap))
+            np.full(eng.m_cap, -1, dtype=np.int64), np.zeros(eng.m_cap),
+            np.zeros((int(hops[ok].max()) + 1, 8)), np.zeros((int(hops[ok].max()), 4), dtype=np.int64))
