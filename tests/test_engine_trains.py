@@ -139,3 +139,34 @@ def test_the_rounds_policy_takes_the_flag_and_moves_every_chunk():
         eng.run_until_idle()
         times.append(eng.message_times(ids)[1])
     assert np.array_equal(times[0], times[1]) and np.array_equal(times[0], times[2])
+
+
+def test_a_cancelled_run_finishes_exactly_and_refuses_new_work_until_then():
+    from sim_core.cancel import CancelToken, Cancelled, cancellable
+    fab = build_mesh_fabric(1, cols=3, bandwidth_Bps=1e9, latency_s=0.0)
+    ref = Engine(fab, chunk_bytes=100, policy="events", trains=False)
+    eng = Engine(fab, chunk_bytes=100, policy="events")
+    for e in (ref, eng):
+        e.send(0, 2, 1000)
+        e.send(2, 0, 1000, at_s=5e-6)
+    token = CancelToken()
+    calls = []
+    real = eng._process
+
+    def process_then_cancel(t1, n):  # cancelled after the first train is released
+        calls.append(t1)
+        status = real(t1, 1)
+        token.cancel()
+        return status
+
+    eng._process = process_then_cancel
+    with cancellable(token), pytest.raises(Cancelled):
+        eng.run_until_idle()
+    assert eng.trains_total == 1 and eng.si[K.C_LIVE] == 10
+    with pytest.raises(RuntimeError, match="trains in flight"):
+        eng.send(0, 1, 100)
+    eng._process = real
+    eng.run_until_idle()
+    ref.run_until_idle()
+    assert np.array_equal(eng.message_times([0, 1])[1], ref.message_times([0, 1])[1])
+    eng.send(0, 1, 100)  # finished: work is welcome again

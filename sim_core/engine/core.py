@@ -273,7 +273,7 @@ class Engine(EngineState, EngineQueries, WorkAdding):
         self._admit_new()
         if self.use_trains and self._trains is None:
             self._trains = plan_trains(self)
-        while True:
+        while True:  # a cancelled run keeps its plan: calling again finishes it exactly
             self._admit_new()
             if self.idle() or self.next_event_s == INF:
                 break

@@ -14,9 +14,9 @@ bit (tested over random workloads and step sizes); only the event count drops. A
 collective is all trains: every rank sends to one neighbour over links no one else uses.
 
 Headless runs only (``Engine.run_until_idle``): a step-driven run keeps every chunk on the
-fabric, where views and snapshots see it. A run cancelled part way keeps its trains' pending
-arrivals (later calls still complete them), and work added after that queues behind the
-trains' chunks on their links instead of interleaving with them.
+fabric, where views and snapshots see it. A run cancelled part way keeps its plan: calling
+``run_until_idle`` again finishes it exactly, and adding work before that is refused (the
+plan's routes would no longer be exclusive).
 """
 from __future__ import annotations
 

@@ -44,6 +44,9 @@ class WorkAdding:
         ``retain=False`` recycles the id once the message completes (streams of synthetic
         packets); its record then lives only in ``self.log``.
         """
+        if getattr(self, "_trains", None) is not None:  # their routes are planned as nobody else's
+            raise RuntimeError("a cancelled run_until_idle still has trains in flight: call run_until_idle() "
+                               "to finish them (or reset()) before adding work")
         src = np.atleast_1d(np.asarray(src, dtype=np.int64))
         n = src.size
         dst = np.broadcast_to(np.asarray(dst, dtype=np.int64), (n,))
