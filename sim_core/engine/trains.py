@@ -58,8 +58,8 @@ def _route_csr(router, link_dst: np.ndarray, src: np.ndarray, dst: np.ndarray, m
 
 def _distinct_per_row(rows: np.ndarray, cols: np.ndarray, n_rows: int) -> np.ndarray:
     """How many distinct ``cols`` each row has ((n_rows,) int64), from (row, col) pairs."""
-    key = np.unique(rows * (int(cols.max()) + 2) + (cols + 1))
-    return np.bincount(key // (int(cols.max()) + 2), minlength=n_rows)
+    span = int(cols.max()) + 2  # cols are >= -1
+    return np.bincount(np.unique(rows * span + (cols + 1)) // span, minlength=n_rows)
 
 
 def plan(eng) -> tuple | None:
