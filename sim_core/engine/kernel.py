@@ -489,6 +489,7 @@ def run(t_end, max_events, T, D, B, C, H, R, Mg, M, O, si, sf, cfg, P):
     """
     T, D, B, C, H, R, Mg, M, O, P = borrow(T), borrow(D), borrow(B), borrow(C), borrow(H), borrow(R), \
         borrow(Mg), borrow(M), borrow(O), borrow(P)
+    si, sf = borrow((si, sf))  # the counters too: each use would otherwise take and drop a reference
     n_pair = P[0].shape[0]
     trains = P[3].shape[0] > 0
     ih_t, ih_heap = H[2], H[0]
