@@ -213,25 +213,31 @@ def _lay_group(eng, plan: _Plan, pieces: list[Piece], offsets: np.ndarray, algo,
         fresh = ~started[keys]
         first[keys[fresh]] = pos[fresh]
         started[keys] = True
-        # each send waits for its rank's entries (receipts since its last send, and that send)
+        # each send waits for its rank's entries (receipts since its last send, and that send);
+        # keys are small integers (< G x P), so counting replaces searching and set tests
         order = np.argsort(ent_key, kind="stable")
-        sk, sr = ent_key[order], ent_ref[order]
-        lo, hi = np.searchsorted(sk, keys, "left"), np.searchsorted(sk, keys, "right")
-        cnt = hi - lo
-        if cnt.sum():
-            idx = np.repeat(lo, cnt) + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        sr = ent_ref[order]
+        per_key = np.bincount(ent_key, minlength=G * P)
+        lo, cnt = (np.cumsum(per_key) - per_key)[keys], per_key[keys]
+        n_edges = int(cnt.sum())
+        if n_edges:
+            idx = np.repeat(lo, cnt) + np.arange(n_edges) - np.repeat(np.cumsum(cnt) - cnt, cnt)
             plan.add_edges(sr[idx], np.repeat(pos, cnt))
-        keep = ~np.isin(ent_key, keys)
+        sending = np.zeros(G * P, dtype=bool)
+        sending[keys] = True
+        keep = ~sending[ent_key]
         ent_key, ent_ref = np.concatenate([ent_key[keep], keys]), np.concatenate([ent_ref[keep], pos])
         if steps[0].reduce:
             got = np.bincount(dkeys, weights=exposed_bytes(nb, sl), minlength=G * P)
-            recv = np.unique(dkeys)  # by piece, then by rank: each piece's reductions in rank order
+            recv = np.flatnonzero(np.bincount(dkeys, minlength=G * P))  # by piece, then by rank
             J = recv.size // G
             jobs = (offsets[:, None] + at + K + np.arange(J)[None, :]).ravel()
             plan.src[jobs] = plan.dst[jobs] = flat_nodes[recv]
             plan.compute[jobs] = True
             plan.duration[jobs] = got[recv] * gam[recv]
-            plan.add_edges(pos, jobs[np.searchsorted(recv, dkeys)])
+            job_of = np.empty(G * P, dtype=np.int64)  # each receiving key's reduction
+            job_of[recv] = jobs
+            plan.add_edges(pos, job_of[dkeys])
             ent_key, ent_ref = np.concatenate([ent_key, recv]), np.concatenate([ent_ref, jobs])
             at += K + J
         else:
