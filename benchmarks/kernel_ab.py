@@ -48,22 +48,11 @@ def _revision_kernel(rev: str, where: Path):
     (where / f"kernel_{tag}.py").write_text(kernel)
     sys.path.insert(0, str(where))
     run = importlib.import_module(f"kernel_{tag}").run
-    n_buf = 9 if "b_ready" not in kernel else 10  # before buffers kept their head's ready time
     if run.py_func.__code__.co_argcount == 14:  # before trains: no ``P`` (its engines run chunk by chunk)
-        n_trains = 0
-    elif "m_qnext, m_qtime = P\n" in kernel:  # trains before their scratch rows
-        n_trains = 8
-    else:
-        n_trains = None
-
-    def adapted(*args):
-        args = args[:4] + (args[4][:n_buf],) + args[5:]
-        if n_trains == 0:
-            return run(*args[:14])
-        if n_trains:
-            return run(*args[:14], args[14][:n_trains])
-        return run(*args)
-    return adapted
+        return lambda *args: run(*args[:14])
+    if "m_qnext, m_qtime = P\n" in kernel:  # trains before their scratch rows
+        return lambda *args: run(*args[:14], args[14][:8])
+    return run
 
 
 def main(argv=None) -> int:
