@@ -45,7 +45,7 @@ _DYN = ("link_free", "rr_last", "slot_free", "slot_next", "busy_s", "link_bytes_
         "tbase", "busy_step", "b_first", "b_last", "b_head", "b_tail", "b_since", "w_link", "w_next", "w_prev",
         "w_first", "ih_heap", "ih_pos", "ih_t",
         "si", "sf", "node_busy_step", "busy_nodes", "run_ids", "run_end", "carry", "e_from", "e_to", "m_free")
-_SCALARS = ("now_s", "step_count", "m_cap", "m_count", "_gen_until")
+_SCALARS = ("now_s", "step_count", "m_cap", "m_count", "_gen_until", "_gen_span_s")
 
 
 def _fill(name):
@@ -81,6 +81,7 @@ class EngineState:
         self.now_s = 0.0
         self.step_count = 0
         self._gen_until = 0.0
+        self._gen_span_s = 0.0  # a bounded advance's traffic slice (core._generate); 0: not yet sized
         self.rng = np.random.default_rng(self.seed)
         self.link_free, self.busy_s, self.tbase, self.busy_step = (np.zeros(L) for _ in range(4))
         self.rr_last, self.pick, self.link_bytes_total, self.touched = (np.zeros(L, dtype=np.int64) for _ in range(4))

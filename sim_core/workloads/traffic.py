@@ -38,6 +38,9 @@ def pattern_destinations(pattern: str, rows: int, cols: int, hotspot: int | None
     raise ValueError(f"traffic pattern {pattern!r}: allowed: {', '.join(PATTERNS)}")
 
 
+_BLOCK_DRAWS = 1 << 18  # (cycle, node) draws a block: 3 doubles each
+
+
 class SyntheticTraffic:
     """A traffic generator for ``Engine.attach_traffic`` over the tiles of one chip.
 
@@ -72,10 +75,24 @@ class SyntheticTraffic:
     def __call__(self, eng, t0: float, t1: float) -> None:
         c0 = math.ceil(t0 / self.cycle_s - 1e-9)
         c1 = math.ceil(t1 / self.cycle_s - 1e-9)
-        n_cyc = c1 - c0
-        if n_cyc <= 0 or self.N < 2 or self.rate == 0:
+        if c1 <= c0 or self.N < 2 or self.rate == 0:
             return
-        u = eng.rng.random((n_cyc, self.N, 3))
+        # blocks of cycles keep the random numbers to ~6 MB a call (a 64x64 mesh drew 2.6 GB
+        # for one frame at 10,000x); the stream fills them in order, so the packets are the same
+        block = max(1, _BLOCK_DRAWS // self.N)
+        parts = [self._block(eng, c, min(c + block, c1)) for c in range(c0, c1, block)]
+        cyc = np.concatenate([p[0] for p in parts])
+        if cyc.size == 0:
+            return
+        src, dst = (np.concatenate([p[i] for p in parts]) for i in (1, 2))
+        self.generated_flits += src.size * self.packet_flits
+        eng.add_messages(self.base + src, self.base + dst, self.packet_flits * self.flit_bytes,
+                         at_s=cyc * self.cycle_s, tag=self.tag, retain=False)
+
+    def _block(self, eng, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The packets created in cycles [c0, c1): (cycle, source, destination), (n,) int64
+        each, cycle-major."""
+        u = eng.rng.random((c1 - c0, self.N, 3))
         inject = u[:, :, 0] < self.rate / self.packet_flits
         cyc, src = np.nonzero(inject)
         if self.fixed is not None:
@@ -87,9 +104,4 @@ class SyntheticTraffic:
                 hot = (u[cyc, src, 2] < self.hotspot_fraction) & (src != self.hot)
                 dst = np.where(hot, self.hot, dst)
         keep = dst != src
-        cyc, src, dst = cyc[keep], src[keep], dst[keep]
-        if src.size == 0:
-            return
-        self.generated_flits += src.size * self.packet_flits
-        eng.add_messages(self.base + src, self.base + dst, self.packet_flits * self.flit_bytes,
-                         at_s=(c0 + cyc) * self.cycle_s, tag=self.tag, retain=False)
+        return c0 + cyc[keep], src[keep], dst[keep]
