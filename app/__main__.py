@@ -35,7 +35,7 @@ def parse_args(argv):
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen and write the window picture")
     p.add_argument("--benchmark", action="store_true", help="measure frame times offscreen (1280x800)")
     p.add_argument("--json", action="store_true", help="benchmark figures (or --check's result) as JSON")
-    p.add_argument("--speed", type=speed_value, default=None, help="benchmark: playback speed (1/1000 to 10000)")
+    p.add_argument("--speed", type=speed_value, default=None, help="benchmark, screenshot, state dump: playback speed (1/1000 to 10000)")
     p.add_argument("--check", action="store_true", help="scene files: run the scene's check at full size, no window")
     p.add_argument("--dump-state", metavar="FILE", help="run --frames headless (then on until a round completed) "
                                                         "and write what the window shows as JSON")
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
                                 args.speed)
     if args.screenshot or args.dump_state:
         return hl.run_screenshot(args.scene or "default", args.frames or 120, args.screenshot, args.size or "1600x1000",
-                                 args.dump_state)
+                                 args.dump_state, args.speed)
     return hl.run_window(args.scene, args.settings, args.size)
 
 

@@ -90,11 +90,15 @@ def _pump_frames(app, win, frames: int, frame_s: float = 1 / 60) -> list[float]:
     return costs
 
 
-def run_screenshot(scene: str, frames: int, path: str | None, size: str, dump_path: str | None = None) -> int:
-    """Render ``frames`` frames offscreen; write the window picture and/or its state as JSON."""
+def run_screenshot(scene: str, frames: int, path: str | None, size: str, dump_path: str | None = None,
+                   speed: float | None = None) -> int:
+    """Render ``frames`` frames offscreen (at ``speed``, default the scenario's); write the
+    window picture and/or its state as JSON."""
     app = make_app()
     win = _window(scene, size, compare=True)
     win.show()
+    if speed is not None:
+        win.controller.set_speed(speed)
     app.processEvents()
     win.jobs.pool.waitForDone(120000)
     app.processEvents()

@@ -373,9 +373,10 @@ def test_dump_state_writes_texts_chart_and_rounds(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = tmp_path / "state.json"
     r = subprocess.run([sys.executable, "-m", "app", "--scene", "default", "--frames", "5", "--size", "1280x720",
-                        "--dump-state", str(out)], capture_output=True, text=True, env=env, timeout=600)
+                        "--speed", "20", "--dump-state", str(out)], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
+    assert d["clock"]["requested_speed"] == 20  # --speed applies to a dump as to the benchmark
     assert isinstance(d["animated_round_s"], float) and d["animated_round_s"] > 0
     assert d["chart_round_s"] == pytest.approx(d["animated_round_s"], rel=1e-9)
     assert d["chart"]["labels"] and len(d["chart"]["labels"]) == len(d["chart"]["values"])
