@@ -165,3 +165,23 @@ def test_a_frame_does_only_the_work_its_budget_allows(qtbot):
     assert not c.sim_limited and c.display_t == pytest.approx(sim.sim_rate_s / 60)
     assert c.achieved_speed == pytest.approx(0.5 * c.speed)  # one of the two frames showed its time
     c.shutdown()
+
+
+def test_noc_traffic_at_top_speed_is_made_only_as_fast_as_it_plays(qtbot):
+    # At 10,000x a frame asks for 25 us of a wafer: ~0.8 M packets on 64x64. Made at once,
+    # they piled up faster than the budget played them (a 28 s frame, 12 GB).
+    from app.ui.controller import Controller
+    sim = build_simulation(SCENARIOS["wafer"].replace(tiles=(16, 16)))
+    eng = sim.engine
+    c = Controller(sim)
+    c.set_speed(10000)
+    c.play()
+    c.timer.stop()
+    for _ in range(6):
+        c.advance(1 / 60, budget_s=0.01)
+    asked = 6 * c.speed * sim.sim_rate_s / 60
+    assert 0 < eng.now_s < asked / 10  # the budget plays a sliver of what was asked for
+    ahead = eng._gen_until - eng.now_s
+    assert ahead < eng.now_s  # traffic exists only a slice ahead of the clock, not for the whole ask
+    assert c.achieved_speed < c.speed / 10  # and the display says so
+    c.shutdown()
