@@ -36,6 +36,21 @@ def test_train_json_and_progress_on_stderr():
     assert "simulating" in err
 
 
+def test_train_is_the_projection_estimate_computes_whatever_mesh_is_drawn():
+    # 128 DGX A100 servers: a three-level fat tree, where routes once followed the cores drawn
+    # per GPU. The command line, --tiles or not, gives what estimate() gives on its own fabric.
+    from sim_core.spec.loader import load_architecture
+    from sim_core.spec.models import load_model
+    from sim_core.workloads.training import Plan, estimate
+    outs = []
+    for extra in ((), ("--tiles", "4x8")):
+        rc, out, err = run("train", "--arch", "dgx-a100", "--nodes", "128", "--model", "resnet50", *extra, "--json")
+        assert rc == 0, err
+        outs.append(json.loads(out))
+    direct = estimate(load_architecture("dgx-a100"), load_model("resnet50"), Plan(), nodes=128)
+    assert outs[0]["iteration_s"] == outs[1]["iteration_s"] == direct["iteration_s"]
+
+
 def test_train_plan_options_reach_the_plan():
     rc, out, err = run("train", "--arch", "dgx-a100", "--nodes", "2", "--model", "gpt", "--layers", "8", "--hidden",
                        "4096", "--heads", "32", "--seq", "2048", "--vocab", "51200", "--batch", "64", "--tp", "4",

@@ -109,13 +109,18 @@ def add_arch_args(p) -> None:
     p.add_argument("--tiles", type=_dims, help="mesh resolution per chip, e.g. 4x8")
 
 
-def fabric_from_args(args):
-    spec = load_architecture(args.arch)
+def size_from_args(args) -> dict:
+    """``nodes``, ``dims``, ``wafers`` and ``tiles`` as given (None where not), ``tiles`` checked."""
     tiles = getattr(args, "tiles", None)
     if tiles is not None and len(tiles) != 2:
         raise SpecError("--tiles", "tiles", tiles, "ROWSxCOLS, e.g. 4x8")
-    return spec, sized_fabric(spec, nodes=getattr(args, "nodes", None), dims=getattr(args, "dims", None),
-                              wafers=getattr(args, "wafers", None), tiles=tiles, source="command line")
+    return {"nodes": getattr(args, "nodes", None), "dims": getattr(args, "dims", None),
+            "wafers": getattr(args, "wafers", None), "tiles": tiles}
+
+
+def fabric_from_args(args):
+    spec = load_architecture(args.arch)
+    return spec, sized_fabric(spec, **size_from_args(args), source="command line")
 
 
 def _rate(text: str) -> float:

@@ -5,13 +5,14 @@ import sys
 import time
 
 from sim_core.cli.main import count, positive_float
-from sim_core.cli.core import add_arch_args, add_engine_args, fabric_from_args
+from sim_core.cli.core import add_arch_args, add_engine_args, fabric_from_args, size_from_args
 from sim_core.workloads.collectives.algorithms import ALGORITHMS, NO_PROTOCOL, OPS, run_collective
 from sim_core.workloads.collectives.tuning import PROTOCOLS
 from sim_core.errors import SpecError
 from sim_core.spec.loader import load_architecture
 from sim_core.spec.models import load_model, model_ids
 from sim_core.workloads.training import Plan, compare, estimate, scaling
+from sim_core.workloads.training.plan import fabric_for
 from sim_core.workloads.training.comm import CHUNKS_PER_MESSAGE, Resolution
 
 
@@ -119,7 +120,11 @@ def cmd_train(args):
     recompute = "none" if args.no_recompute else (args.recompute or "full")
     plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, microbatch=args.microbatch, zero=args.zero, recompute=recompute,
                 sequence_parallel=args.sequence_parallel, virtual_stages=args.virtual_stages, wafer_mode=args.wafer_mode)
-    _, fab = fabric_from_args(args)
+    # the fabric every projection uses (one tile a chip, a wafer's 16 x 16 regions), as
+    # `compare`, sweeps and the app build it: routes between chips do not depend on the
+    # mesh drawn inside them, and a 4,096-GPU cluster drawn at 4x8 cores a GPU is 491 k
+    # links no projection crosses
+    fab = fabric_for(spec, **size_from_args(args), source="command line")
     res = Resolution(chunk_bytes=args.chunk_bytes, dt_s=args.dt)
     out = estimate(spec, model, plan, fabric=fab, tokens=args.tokens, epochs=args.epochs, progress=_progress(args),
                    resolution=res)

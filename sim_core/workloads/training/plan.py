@@ -141,9 +141,10 @@ def rank_node(fab, plan: Plan, tp_rank: int, dp_rank: int, stage: int) -> int:
     return fab.device_node(device(plan, tp_rank, dp_rank, stage))
 
 
-def fabric_for(spec, nodes=None, dims=None, wafers=None, tiles=None):
+def fabric_for(spec, nodes=None, dims=None, wafers=None, tiles=None, source: str = "size"):
     """The fabric of ``spec`` at a size; devices are what training needs, so each chip is
     one tile unless ``tiles`` says. A wafer gets 16 x 16 tiles: its pipeline stages run on
-    regions (``rank_node``), a tile each for up to 256 stages, as the app draws it."""
+    regions (``rank_node``), a tile each for up to 256 stages, as the app draws it.
+    ``source`` names where the size came from in error messages."""
     default = WAFER_TILES if spec.topology.kind == "wafer" else (1, 1)
-    return sized_fabric(spec, nodes=nodes, dims=dims, wafers=wafers, tiles=tiles or default)
+    return sized_fabric(spec, nodes=nodes, dims=dims, wafers=wafers, tiles=tiles or default, source=source)
